@@ -1,0 +1,502 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "providers/provider.h"
+#include "xalloc.h"
+
+#define CONFIG_MAX_BYTES (4 << 20)
+
+char *config_expand(const char *s, char *err, size_t errsz)
+{
+    struct buf b = BUF_INIT(1 << 20);
+
+    while (*s) {
+        const char *start = strstr(s, "${"), *end, *dflt;
+        char name[128];
+        size_t nlen;
+        const char *val;
+
+        if (start == NULL) {
+            buf_adds(&b, s);
+            break;
+        }
+        buf_add(&b, s, (size_t)(start - s));
+        end = strchr(start, '}');
+        if (end == NULL) {
+            snprintf(err, errsz, "unterminated ${ in \"%.40s\"", start);
+            goto fail;
+        }
+        dflt = strstr(start, ":-");
+        if (dflt != NULL && dflt > end)
+            dflt = NULL;
+        nlen = (size_t)((dflt ? dflt : end) - (start + 2));
+        if (nlen == 0 || nlen >= sizeof(name)) {
+            snprintf(err, errsz, "bad variable reference");
+            goto fail;
+        }
+        memcpy(name, start + 2, nlen);
+        name[nlen] = '\0';
+        val = getenv(name);
+        if (val != NULL && (*val != '\0' || dflt == NULL))
+            buf_adds(&b, val);
+        else if (dflt != NULL)
+            buf_add(&b, dflt + 2, (size_t)(end - dflt - 2));
+        else {
+            snprintf(err, errsz, "environment variable %s is not set", name);
+            goto fail;
+        }
+        s = end + 1;
+    }
+    if (buf_error(&b) == 0)
+        return buf_detach(&b, NULL);
+    snprintf(err, errsz, "value too long");
+fail:
+    buf_release(&b);
+    return NULL;
+}
+
+/* Reads the first line of a secret file (no trailing newline). */
+static char *read_secret_file(const char *path, char *err, size_t errsz)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    size_t n;
+
+    if (f == NULL) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    return xstrdup(line);
+}
+
+struct ctx {
+    const char *name;
+    char *err;
+    size_t errsz;
+};
+
+static int bad(struct ctx *c, const char *where, const char *what)
+{
+    snprintf(c->err, c->errsz, "%s: %s: %s", c->name, where, what);
+    return -1;
+}
+
+/* Optional string setting with ${ENV} expansion. *out keeps its value when
+ * the key is absent. */
+static int get_str(struct ctx *c, json_object *o, const char *key,
+                   const char *where, char **out)
+{
+    json_object *v;
+    char e[256], w[256];
+    char *s;
+
+    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v,
+                                                        json_type_null))
+        return 0;
+    snprintf(w, sizeof(w), "%s%s", where, key);
+    if (!json_object_is_type(v, json_type_string))
+        return bad(c, w, "must be a string");
+    s = config_expand(json_object_get_string(v), e, sizeof(e));
+    if (s == NULL)
+        return bad(c, w, e);
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+static int get_long(struct ctx *c, json_object *o, const char *key,
+                    const char *where, long min, long max, long *out)
+{
+    json_object *v;
+    char w[256];
+    int64_t n;
+
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    snprintf(w, sizeof(w), "%s%s", where, key);
+    if (!json_object_is_type(v, json_type_int))
+        return bad(c, w, "must be an integer");
+    n = json_object_get_int64(v);
+    if (n < min || n > max) {
+        char m[96];
+
+        snprintf(m, sizeof(m), "must be between %ld and %ld", min, max);
+        return bad(c, w, m);
+    }
+    *out = (long)n;
+    return 0;
+}
+
+static json_object *section(json_object *root, const char *key)
+{
+    json_object *v;
+
+    if (json_object_object_get_ex(root, key, &v) &&
+        json_object_is_type(v, json_type_object))
+        return v;
+    return NULL;
+}
+
+static int load_models(struct ctx *c, json_object *o, const char *where,
+                       struct backend *be)
+{
+    json_object *arr;
+    char w[256];
+
+    if (!json_object_object_get_ex(o, "models", &arr))
+        return 0;
+    snprintf(w, sizeof(w), "%smodels", where);
+    if (!json_object_is_type(arr, json_type_array))
+        return bad(c, w, "must be an array of strings");
+    be->n_models = json_object_array_length(arr);
+    be->models = xcalloc(be->n_models, sizeof(char *));
+    for (size_t i = 0; i < be->n_models; i++) {
+        json_object *m = json_object_array_get_idx(arr, i);
+
+        if (!json_object_is_type(m, json_type_string) ||
+            json_object_get_string_len(m) == 0)
+            return bad(c, w, "must be an array of non-empty strings");
+        be->models[i] = xstrdup(json_object_get_string(m));
+    }
+    return 0;
+}
+
+static int load_backend(struct ctx *c, json_object *o, size_t i,
+                        struct backend *be)
+{
+    char where[64], *key_file = NULL;
+    long max_resp = 64L << 20;
+    size_t n;
+
+    snprintf(where, sizeof(where), "backends[%zu].", i);
+    if (!json_object_is_type(o, json_type_object))
+        return bad(c, where, "must be an object");
+    be->provider = xstrdup("openai");
+    be->connect_timeout_ms = 5000;
+    be->timeout_ms = 600000;
+    be->idle_timeout_ms = 120000;
+    if (get_str(c, o, "name", where, &be->name) < 0 ||
+        get_str(c, o, "provider", where, &be->provider) < 0 ||
+        get_str(c, o, "base_url", where, &be->base_url) < 0 ||
+        get_str(c, o, "api_key", where, &be->api_key) < 0 ||
+        get_str(c, o, "api_key_file", where, &key_file) < 0 ||
+        get_long(c, o, "connect_timeout_ms", where, 1, 600000,
+                 &be->connect_timeout_ms) < 0 ||
+        get_long(c, o, "timeout_ms", where, 1, 86400000, &be->timeout_ms) < 0 ||
+        get_long(c, o, "idle_timeout_ms", where, 1000, 86400000,
+                 &be->idle_timeout_ms) < 0 ||
+        get_long(c, o, "max_response_bytes", where, 1024, 1L << 30,
+                 &max_resp) < 0 ||
+        load_models(c, o, where, be) < 0)
+        goto fail;
+    be->max_response_bytes = (size_t)max_resp;
+    if (be->name == NULL || be->base_url == NULL || *be->base_url == '\0') {
+        bad(c, where, "name and base_url are required");
+        goto fail;
+    }
+    if (strncmp(be->base_url, "http://", 7) != 0 &&
+        strncmp(be->base_url, "https://", 8) != 0) {
+        bad(c, where, "base_url must start with http:// or https://");
+        goto fail;
+    }
+    n = strlen(be->base_url);
+    while (n > 0 && be->base_url[n - 1] == '/')
+        be->base_url[--n] = '\0';
+    if (key_file != NULL) {
+        char e[256];
+
+        free(be->api_key);
+        be->api_key = read_secret_file(key_file, e, sizeof(e));
+        if (be->api_key == NULL) {
+            bad(c, where, e);
+            goto fail;
+        }
+    }
+    if (be->api_key != NULL && *be->api_key == '\0') {
+        free(be->api_key);
+        be->api_key = NULL;
+    }
+    if (be->api_key != NULL && strpbrk(be->api_key, "\r\n") != NULL) {
+        bad(c, where, "api_key must not contain line breaks");
+        goto fail;
+    }
+    be->ops = provider_find(be->provider);
+    if (be->ops == NULL) {
+        bad(c, where, "unknown provider");
+        goto fail;
+    }
+    free(key_file);
+    return 0;
+fail:
+    free(key_file);
+    return -1;
+}
+
+static struct backend *find_backend(struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        if (strcmp(cfg->backends[i].name, name) == 0)
+            return &cfg->backends[i];
+    return NULL;
+}
+
+static int load_route(struct ctx *c, struct config *cfg, json_object *o,
+                      size_t i, struct route *rt)
+{
+    char where[64], *backend = NULL;
+    int rc = -1;
+
+    snprintf(where, sizeof(where), "routes[%zu].", i);
+    if (!json_object_is_type(o, json_type_object))
+        return bad(c, where, "must be an object");
+    if (get_str(c, o, "name", where, &rt->name) < 0 ||
+        get_str(c, o, "prefix", where, &rt->prefix) < 0 ||
+        get_str(c, o, "backend", where, &backend) < 0)
+        goto out;
+    if (rt->prefix == NULL || rt->prefix[0] != '/' || backend == NULL) {
+        bad(c, where, "prefix (starting with /) and backend are required");
+        goto out;
+    }
+    rt->prefix_len = strlen(rt->prefix);
+    while (rt->prefix_len > 1 && rt->prefix[rt->prefix_len - 1] == '/')
+        rt->prefix[--rt->prefix_len] = '\0';
+    if (rt->name == NULL)
+        rt->name = xstrdup(rt->prefix);
+    rt->backend = find_backend(cfg, backend);
+    if (rt->backend == NULL) {
+        bad(c, where, "backend is not defined in backends");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(backend);
+    return rc;
+}
+
+static int load_list(struct ctx *c, struct config *cfg, json_object *root)
+{
+    json_object *bes, *rts;
+
+    if (!json_object_object_get_ex(root, "backends", &bes) ||
+        !json_object_is_type(bes, json_type_array) ||
+        json_object_array_length(bes) == 0)
+        return bad(c, "backends", "a non-empty array is required");
+    cfg->n_backends = json_object_array_length(bes);
+    cfg->backends = xcalloc(cfg->n_backends, sizeof(struct backend));
+    for (size_t i = 0; i < cfg->n_backends; i++) {
+        if (load_backend(c, json_object_array_get_idx(bes, i), i,
+                         &cfg->backends[i]) < 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->backends[j].name, cfg->backends[i].name) == 0)
+                return bad(c, "backends", "duplicate backend name");
+    }
+    if (!json_object_object_get_ex(root, "routes", &rts) ||
+        !json_object_is_type(rts, json_type_array) ||
+        json_object_array_length(rts) == 0)
+        return bad(c, "routes", "a non-empty array is required");
+    cfg->n_routes = json_object_array_length(rts);
+    cfg->routes = xcalloc(cfg->n_routes, sizeof(struct route));
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        if (load_route(c, cfg, json_object_array_get_idx(rts, i), i,
+                       &cfg->routes[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int load_settings(struct ctx *c, struct config *cfg, json_object *root)
+{
+    json_object *db = section(root, "database"), *auth = section(root, "auth");
+    json_object *ledger = section(root, "ledger");
+    long threads = cfg->threads, body = (long)cfg->max_body_bytes;
+    long batch = cfg->ledger_batch_rows, qmax = (long)cfg->ledger_queue_max;
+    long cmax = (long)cfg->auth_cache_max;
+    char *level = NULL;
+    int lv;
+
+    if (get_long(c, root, "threads", "", 1, 4096, &threads) < 0 ||
+        get_long(c, root, "max_body_bytes", "", 1024, 256L << 20, &body) < 0 ||
+        get_str(c, root, "log_level", "", &level) < 0 ||
+        get_str(c, root, "log_file", "", &cfg->log_file) < 0)
+        goto fail;
+    cfg->threads = (int)threads;
+    cfg->max_body_bytes = (size_t)body;
+    if (level != NULL) {
+        if ((lv = log_level_parse(level)) < 0) {
+            bad(c, "log_level", "must be error, warn, info or debug");
+            goto fail;
+        }
+        cfg->log_level = lv;
+    }
+    if (db != NULL &&
+        (get_str(c, db, "conninfo", "database.", &cfg->db_conninfo) < 0 ||
+         get_long(c, db, "connect_timeout_s", "database.", 1, 60,
+                  &cfg->db_connect_timeout_s) < 0 ||
+         get_long(c, db, "statement_timeout_ms", "database.", 1, 600000,
+                  &cfg->db_statement_timeout_ms) < 0))
+        goto fail;
+    if (auth != NULL &&
+        (get_long(c, auth, "cache_ttl_ms", "auth.", 0, 3600000,
+                  &cfg->auth_cache_ttl_ms) < 0 ||
+         get_long(c, auth, "cache_max", "auth.", 16, 10000000, &cmax) < 0))
+        goto fail;
+    cfg->auth_cache_max = (size_t)cmax;
+    if (ledger != NULL &&
+        (get_str(c, ledger, "spool_dir", "ledger.", &cfg->spool_dir) < 0 ||
+         get_long(c, ledger, "batch_rows", "ledger.", 1, 10000, &batch) < 0 ||
+         get_long(c, ledger, "flush_ms", "ledger.", 1, 60000,
+                  &cfg->ledger_flush_ms) < 0 ||
+         get_long(c, ledger, "queue_max", "ledger.", 16, 10000000, &qmax) < 0))
+        goto fail;
+    cfg->ledger_batch_rows = (int)batch;
+    cfg->ledger_queue_max = (size_t)qmax;
+    free(level);
+    return 0;
+fail:
+    free(level);
+    return -1;
+}
+
+static void set_defaults(struct config *cfg)
+{
+    cfg->threads = 16;
+    cfg->max_body_bytes = 4 << 20;
+    cfg->log_level = LOG_INFO;
+    cfg->db_connect_timeout_s = 2;
+    cfg->db_statement_timeout_ms = 5000;
+    cfg->auth_cache_ttl_ms = 5000;
+    cfg->auth_cache_max = 100000;
+    cfg->spool_dir = xstrdup("/var/spool/aigw");
+    cfg->ledger_batch_rows = 500;
+    cfg->ledger_flush_ms = 100;
+    cfg->ledger_queue_max = 100000;
+}
+
+static int line_of(const char *text, size_t off)
+{
+    int line = 1;
+
+    for (size_t i = 0; i < off && text[i]; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+struct config *config_parse(const char *text, const char *name, char *err,
+                            size_t errsz)
+{
+    struct ctx c = { name, err, errsz };
+    struct json_tokener *tok = json_tokener_new_ex(64);
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    json_object *root;
+    size_t len = strlen(text);
+
+    cfg->path = xstrdup(name);
+    set_defaults(cfg);
+    root = json_tokener_parse_ex(tok, text, (int)len + 1);
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        snprintf(err, errsz, "%s:%d: %s", name,
+                 line_of(text, json_tokener_get_parse_end(tok)),
+                 root ? "top level must be an object"
+                      : json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto fail;
+    }
+    if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0)
+        goto fail;
+    if (cfg->log_file != NULL && *cfg->log_file == '\0') {
+        free(cfg->log_file);
+        cfg->log_file = NULL;
+    }
+    if (cfg->db_conninfo == NULL) {
+        bad(&c, "database.conninfo", "is required");
+        goto fail;
+    }
+    json_object_put(root);
+    json_tokener_free(tok);
+    return cfg;
+fail:
+    json_object_put(root);
+    json_tokener_free(tok);
+    config_free(cfg);
+    return NULL;
+}
+
+struct config *config_load(const char *path, char *err, size_t errsz)
+{
+    FILE *f = fopen(path, "r");
+    struct buf b = BUF_INIT(CONFIG_MAX_BYTES);
+    char chunk[8192];
+    size_t n;
+    struct config *cfg;
+
+    if (f == NULL) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(&b, chunk, n);
+    fclose(f);
+    if (buf_error(&b) || b.ptr == NULL) {
+        snprintf(err, errsz, "%s: empty or larger than %d bytes", path,
+                 CONFIG_MAX_BYTES);
+        buf_release(&b);
+        return NULL;
+    }
+    cfg = config_parse(b.ptr, path, err, errsz);
+    buf_release(&b);
+    return cfg;
+}
+
+static void backend_release(struct backend *be)
+{
+    free(be->name);
+    free(be->provider);
+    free(be->base_url);
+    free(be->api_key);
+    for (size_t i = 0; i < be->n_models; i++)
+        free(be->models[i]);
+    free(be->models);
+}
+
+void config_free(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        backend_release(&cfg->backends[i]);
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        free(cfg->routes[i].name);
+        free(cfg->routes[i].prefix);
+    }
+    free(cfg->backends);
+    free(cfg->routes);
+    free(cfg->db_conninfo);
+    free(cfg->spool_dir);
+    free(cfg->log_file);
+    free(cfg->path);
+    free(cfg);
+}
+
+int backend_serves(const struct backend *b, const char *model)
+{
+    if (b->n_models == 0)
+        return 1;
+    for (size_t i = 0; i < b->n_models; i++)
+        if (strcmp(b->models[i], model) == 0 ||
+            (strpbrk(b->models[i], "*?[") != NULL &&
+             fnmatch(b->models[i], model, 0) == 0))
+            return 1;
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* The gateway's configuration: one JSON file (comments allowed, ${ENV} and
+ * ${ENV:-default} references in strings, secrets from *_file paths).
+ * Loaded once at start; immutable afterwards. */
+#ifndef AIGW_CONFIG_H
+#define AIGW_CONFIG_H
+
+#include <stddef.h>
+
+struct backend {
+    char *name;
+    char *provider;        /* "openai" (OpenAI-compatible) */
+    const struct provider_ops *ops;
+    char *base_url;        /* e.g. https://api.openai.com/v1, no trailing / */
+    char *api_key;         /* provider credential; NULL when none */
+    char **models;         /* served models; entries may be globs (mock-*) */
+    size_t n_models;
+    long connect_timeout_ms;
+    long timeout_ms;       /* whole exchange, streams included */
+    long idle_timeout_ms;  /* no byte from upstream for this long */
+    size_t max_response_bytes;
+};
+
+struct route {
+    char *name;
+    char *prefix;          /* path prefix, e.g. "/v1" */
+    size_t prefix_len;
+    struct backend *backend;  /* borrowed from config.backends */
+};
+
+struct config {
+    char *path;
+    int threads;
+    size_t max_body_bytes;
+    int log_level;
+    char *log_file;        /* NULL: stderr */
+    char *db_conninfo;
+    long db_connect_timeout_s;
+    long db_statement_timeout_ms;
+    long auth_cache_ttl_ms;
+    size_t auth_cache_max;
+    char *spool_dir;
+    int ledger_batch_rows;
+    long ledger_flush_ms;
+    size_t ledger_queue_max;
+    struct backend *backends;
+    size_t n_backends;
+    struct route *routes;
+    size_t n_routes;
+};
+
+/* Loads path into a new config. On failure returns NULL and writes a
+ * message naming the file and the offending setting into err. */
+struct config *config_load(const char *path, char *err, size_t errsz);
+/* Same from a string (tests); name is used in messages. */
+struct config *config_parse(const char *text, const char *name, char *err,
+                            size_t errsz);
+void config_free(struct config *cfg);
+
+/* Expands ${VAR} and ${VAR:-default} in s. Returns a new string (caller
+ * frees) or NULL when a variable without default is unset (its name is
+ * written into err). */
+char *config_expand(const char *s, char *err, size_t errsz);
+
+/* Whether backend b serves model (exact or glob match). */
+int backend_serves(const struct backend *b, const char *model);
+
+#endif

@@ -1,0 +1,169 @@
+#include "gateway.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "chat.h"
+#include "config.h"
+#include "ledger.h"
+#include "log.h"
+#include "models.h"
+#include "request.h"
+#include "worker.h"
+
+const struct route *router_match(const struct config *cfg, const char *path,
+                                 size_t len)
+{
+    const struct route *best = NULL;
+
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct route *rt = &cfg->routes[i];
+        size_t pl = rt->prefix_len;
+
+        if (pl == 1 && rt->prefix[0] == '/')
+            pl = 0;                       /* "/" matches everything */
+        if (len < pl || memcmp(path, rt->prefix, pl) != 0 ||
+            (len > pl && path[pl] != '/'))
+            continue;
+        if (best == NULL || rt->prefix_len > best->prefix_len)
+            best = rt;
+    }
+    return best;
+}
+
+static int path_is(const struct request *r, size_t off, const char *s)
+{
+    size_t n = strlen(s);
+
+    return r->path_len - off == n && memcmp(r->path + off, s, n) == 0;
+}
+
+static void health(struct request *r)
+{
+    const char *body = ledger_degraded()
+        ? "{\"status\":\"ok\",\"ledger\":\"spooling\"}\n"
+        : "{\"status\":\"ok\",\"ledger\":\"ok\"}\n";
+
+    r->ev.http_status = 200;
+    req_send_json(r, 200, body, strlen(body), "");
+}
+
+static int authenticate(struct request *r, struct identity *id)
+{
+    switch (auth_check(&r->w->db, r, id)) {
+    case AUTH_OK:
+        usage_set(r->ev.api_key_id, sizeof(r->ev.api_key_id), id->api_key_id);
+        usage_set(r->ev.user_id, sizeof(r->ev.user_id), id->user_id);
+        usage_set(r->ev.group_id, sizeof(r->ev.group_id), id->group_id);
+        return 0;
+    case AUTH_MISSING:
+        req_error(r, 401, "invalid_request_error", "missing_api_key",
+                  "You didn't provide an API key. Send it as "
+                  "'Authorization: Bearer <key>'.");
+        return -1;
+    case AUTH_UNAVAILABLE:
+        req_error(r, 503, "server_error", "auth_unavailable",
+                  "The key could not be verified right now; retry later.");
+        return -1;
+    default:
+        req_error(r, 401, "invalid_request_error", "invalid_api_key",
+                  "Incorrect API key provided.");
+        return -1;
+    }
+}
+
+static int check_body(struct request *r)
+{
+    char msg[128];
+
+    switch (r->body_state) {
+    case BODY_OK:
+        break;
+    case BODY_TOO_LARGE:
+        snprintf(msg, sizeof(msg), "the request body exceeds the limit of "
+                 "%zu bytes", r->w->cfg->max_body_bytes);
+        req_error(r, 413, "invalid_request_error", "request_too_large", msg);
+        return -1;
+    default:
+        req_error(r, 400, "invalid_request_error", "invalid_body",
+                  "the request body is shorter than its Content-Length");
+        return -1;
+    }
+    if (r->content_type != NULL && *r->content_type &&
+        strncasecmp(r->content_type, "application/json", 16) != 0) {
+        req_error(r, 415, "invalid_request_error", "unsupported_media_type",
+                  "the request body must be application/json");
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch(const struct config *cfg, struct request *r,
+                     const struct route *rt, int *ledger)
+{
+    struct identity id;
+    size_t off = rt->prefix_len == 1 ? 0 : rt->prefix_len;
+    int chat = path_is(r, off, "/chat/completions");
+    int models = path_is(r, off, "/models");
+
+    if (!chat && !models) {
+        req_error(r, 404, "invalid_request_error", "unknown_url",
+                  "Unknown request URL.");
+        return;
+    }
+    if (strcmp(r->method, chat ? "POST" : "GET") != 0) {
+        req_error(r, 405, "invalid_request_error", "method_not_allowed",
+                  chat ? "use POST" : "use GET");
+        return;
+    }
+    if (chat && check_body(r) < 0)
+        return;
+    if (authenticate(r, &id) < 0)
+        return;
+    if (models) {
+        models_handle(cfg, r, rt);
+        return;
+    }
+    *ledger = 1;             /* an authenticated inference request */
+    chat_handle(r, rt);
+}
+
+static void settle(struct request *r, int to_ledger)
+{
+    struct buf line = BUF_INIT(1 << 16);
+
+    r->ev.request_id = r->request_id;
+    r->ev.latency_ms = req_elapsed_ms(r);
+    if (r->ev.http_status == 0)
+        r->ev.http_status = r->status ? r->status : 500;
+    if (to_ledger)
+        ledger_submit(&r->ev);
+    usage_event_log_json(&r->ev, r->method, r->path, &line);
+    if (buf_error(&line) == 0)
+        log_line(line.ptr, line.len);
+    buf_release(&line);
+}
+
+void gateway_handle(const struct config *cfg, struct request *r)
+{
+    const struct route *rt;
+    int to_ledger = 0;
+
+    if (r->path_len == 8 && memcmp(r->path, "/healthz", 8) == 0) {
+        health(r);
+        return;                       /* probes are not logged */
+    }
+    rt = router_match(cfg, r->path, r->path_len);
+    if (rt == NULL) {
+        req_error(r, 404, "invalid_request_error", "unknown_url",
+                  "Unknown request URL.");
+    } else {
+        r->ev.route = rt->name;
+        r->ev.backend = rt->backend->name;
+        r->ev.provider = rt->backend->provider;
+        dispatch(cfg, r, rt, &to_ledger);
+    }
+    settle(r, to_ledger);
+}

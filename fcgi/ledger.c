@@ -1,0 +1,249 @@
+#include "ledger.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "spool.h"
+#include "usage.h"
+#include "xalloc.h"
+
+#define STMT_INGEST 0
+#define PARTITION_CHECK_MS (6LL * 3600 * 1000)
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running, stopping;
+    char **ring;               /* queued JSON lines, owned */
+    size_t cap, head, count;
+    size_t batch;
+    long flush_ms;
+    const struct config *cfg;
+    struct db_session db;
+    struct buf payload;
+    atomic_int degraded;
+    long long partitions_at_ms;
+} lg = { .lock = PTHREAD_MUTEX_INITIALIZER,
+         .wake = PTHREAD_COND_INITIALIZER };
+
+int ledger_degraded(void)
+{
+    return atomic_load(&lg.degraded);
+}
+
+void ledger_submit(const struct usage_event *ev)
+{
+    struct buf b = BUF_INIT(1 << 20);
+    char *line;
+
+    usage_event_json(ev, &b);
+    if (buf_error(&b)) {
+        log_error(ev->request_id, "usage event too large to record");
+        buf_release(&b);
+        return;
+    }
+    line = buf_detach(&b, NULL);
+    pthread_mutex_lock(&lg.lock);
+    if (lg.count < lg.cap) {
+        lg.ring[(lg.head + lg.count) % lg.cap] = line;
+        lg.count++;
+        if (lg.count >= lg.batch)
+            pthread_cond_signal(&lg.wake);
+        line = NULL;
+    }
+    pthread_mutex_unlock(&lg.lock);
+    if (line != NULL) {
+        /* queue full (database slow or down): straight to the spool */
+        spool_append(&line, 1);
+        atomic_store(&lg.degraded, 1);
+        free(line);
+    }
+}
+
+/* Inserts lines in one statement. 0 stored, -1 connection problem,
+ * -2 the database refused the data (some line is bad). */
+static int ingest(char **lines, size_t n)
+{
+    PGconn *c = db_get(&lg.db);
+    PGresult *res;
+    const char *vals[1];
+    int rc;
+
+    if (c == NULL || db_prepare(&lg.db, STMT_INGEST, "aigw_ingest",
+                                "SELECT aigw_ingest_usage($1::jsonb)", 1) < 0) {
+        db_failed(&lg.db);
+        return -1;
+    }
+    buf_reset(&lg.payload);
+    buf_addc(&lg.payload, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            buf_addc(&lg.payload, ',');
+        buf_adds(&lg.payload, lines[i]);
+    }
+    buf_addc(&lg.payload, ']');
+    vals[0] = lg.payload.ptr;
+    res = PQexecPrepared(c, "aigw_ingest", 1, vals, NULL, NULL, 0);
+    rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc < 0) {
+        log_warn(NULL, "ledger insert of %zu events failed: %s", n,
+                 PQerrorMessage(c));
+        if (PQstatus(c) == CONNECTION_OK)
+            rc = -2;
+        db_failed(&lg.db);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Stores lines in PostgreSQL; a bad line is isolated so that it cannot
+ * hold the others back. Anything not stored is spooled. */
+static int store(char **lines, size_t n)
+{
+    int rc = ingest(lines, n);
+
+    if (rc == -2) {
+        rc = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ingest(&lines[i], 1) != 0) {
+                log_error(NULL, "ledger rejected an event; kept in spool");
+                spool_append(&lines[i], 1);
+                rc = -1;
+            }
+        return rc;
+    }
+    if (rc < 0) {
+        spool_append(lines, n);
+        atomic_store(&lg.degraded, 1);
+    }
+    return rc;
+}
+
+static int replay_sink(void *ctx, char **lines, size_t n)
+{
+    (void)ctx;
+    return ingest(lines, n) == 0 ? 0 : -1;
+}
+
+/* Keeps monthly ledger partitions ahead of time, a few times a day. */
+static void ensure_partitions(void)
+{
+    PGresult *res;
+
+    if (lg.db.conn == NULL || now_ms() < lg.partitions_at_ms)
+        return;
+    lg.partitions_at_ms = now_ms() + PARTITION_CHECK_MS;
+    res = PQexec(lg.db.conn, "SELECT aigw_ensure_usage_partitions("
+                 "current_date, 3)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_warn(NULL, "ledger partitions: %s", PQerrorMessage(lg.db.conn));
+    PQclear(res);
+}
+
+static void maybe_replay(void)
+{
+    long n;
+
+    if (!spool_pending() || db_get(&lg.db) == NULL) {
+        if (!spool_pending())
+            atomic_store(&lg.degraded, 0);
+        return;
+    }
+    n = spool_replay(replay_sink, NULL, lg.batch);
+    if (n > 0)
+        log_info(NULL, "replayed %ld spooled usage events", n);
+    if (n >= 0 && !spool_pending())
+        atomic_store(&lg.degraded, 0);
+}
+
+static size_t take(char **out, size_t max)
+{
+    size_t n = 0;
+
+    while (n < max && lg.count > 0) {
+        out[n++] = lg.ring[lg.head];
+        lg.head = (lg.head + 1) % lg.cap;
+        lg.count--;
+    }
+    return n;
+}
+
+static void *writer(void *arg)
+{
+    char **batch = xcalloc(lg.batch, sizeof(char *));
+    long long next_replay = 0;
+
+    (void)arg;
+    for (;;) {
+        struct timespec until;
+        size_t n;
+        int stopping;
+
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (lg.flush_ms % 1000) * 1000000;
+        until.tv_sec += lg.flush_ms / 1000 + until.tv_nsec / 1000000000;
+        until.tv_nsec %= 1000000000;
+        pthread_mutex_lock(&lg.lock);
+        while (!lg.stopping && lg.count < lg.batch &&
+               pthread_cond_timedwait(&lg.wake, &lg.lock, &until) == 0)
+            ;
+        n = take(batch, lg.batch);
+        stopping = lg.stopping;
+        pthread_mutex_unlock(&lg.lock);
+        if (n > 0)
+            store(batch, n);
+        for (size_t i = 0; i < n; i++)
+            free(batch[i]);
+        if (now_ms() >= next_replay) {
+            maybe_replay();
+            ensure_partitions();
+            next_replay = now_ms() + 1000;
+        }
+        if (stopping && n == 0)
+            break;
+    }
+    free(batch);
+    return NULL;
+}
+
+int ledger_start(const struct config *cfg)
+{
+    lg.cfg = cfg;
+    lg.cap = cfg->ledger_queue_max;
+    lg.batch = (size_t)cfg->ledger_batch_rows;
+    lg.flush_ms = cfg->ledger_flush_ms;
+    lg.ring = xcalloc(lg.cap, sizeof(char *));
+    buf_init(&lg.payload, (size_t)1 << 30);
+    db_session_init(&lg.db, cfg, "aigw-ledger");
+    if (spool_open(cfg->spool_dir) < 0)
+        return -1;
+    if (pthread_create(&lg.thread, NULL, writer, NULL) != 0)
+        return -1;
+    lg.running = 1;
+    return 0;
+}
+
+void ledger_stop(void)
+{
+    if (!lg.running)
+        return;
+    pthread_mutex_lock(&lg.lock);
+    lg.stopping = 1;
+    pthread_cond_signal(&lg.wake);
+    pthread_mutex_unlock(&lg.lock);
+    pthread_join(lg.thread, NULL);
+    lg.running = 0;
+    spool_close();
+    db_session_release(&lg.db);
+    buf_release(&lg.payload);
+    free(lg.ring);
+    lg.ring = NULL;
+}

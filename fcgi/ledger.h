@@ -1,0 +1,19 @@
+/* The usage ledger: request threads hand over one usage event each; a
+ * writer thread inserts them into PostgreSQL in batches (batch_rows or
+ * flush_ms, whichever comes first). While the database is unreachable the
+ * events go to the spool and are replayed, idempotently by request_id,
+ * once it is back. Submitting never waits for the database. */
+#ifndef AIGW_LEDGER_H
+#define AIGW_LEDGER_H
+
+struct config;
+struct usage_event;
+
+int ledger_start(const struct config *cfg);
+void ledger_submit(const struct usage_event *ev);
+/* Flushes what is queued (to PostgreSQL, else to the spool), then stops. */
+void ledger_stop(void);
+/* 1 while events are waiting in the spool for the database. */
+int ledger_degraded(void);
+
+#endif

@@ -1,0 +1,269 @@
+/* aigw-fcgi: the FastCGI entry. Only this file touches libfcgi: it fills a
+ * `struct request` per accepted request and runs the gateway on it from a
+ * pool of threads (or one thread, for one-request-per-process servers). */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "gateway.h"
+#include "ledger.h"
+#include "log.h"
+#include "request.h"
+#include "worker.h"
+
+#define DRAIN_SECONDS 30
+#define IO_CHUNK (1 << 20)
+
+static const struct config *cfg;
+static atomic_int stopping;
+static atomic_int active;
+
+static int io_write(void *ctx, const char *p, size_t n)
+{
+    FCGX_Request *fr = ctx;
+
+    while (n > 0) {
+        int k = n > IO_CHUNK ? IO_CHUNK : (int)n;
+
+        if (FCGX_PutStr(p, k, fr->out) != k)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int io_flush(void *ctx)
+{
+    FCGX_Request *fr = ctx;
+
+    return FCGX_FFlush(fr->out) == 0 ? 0 : -1;
+}
+
+/* Reads the body into w->body, bounded by max_body_bytes. */
+static enum body_state read_body(struct worker *w, FCGX_Request *fr)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+    char chunk[65536], *end;
+    unsigned long long want;
+    size_t got = 0;
+
+    buf_reset(&w->body);
+    if (cl == NULL || *cl == '\0')
+        return BODY_OK;
+    errno = 0;
+    want = strtoull(cl, &end, 10);
+    if (errno != 0 || *end != '\0' || *cl == '-')
+        return BODY_BAD_LENGTH;
+    if (want > w->cfg->max_body_bytes)
+        return BODY_TOO_LARGE;
+    while (got < want) {
+        size_t k = want - got > sizeof(chunk) ? sizeof(chunk) : want - got;
+        int n = FCGX_GetStr(chunk, (int)k, fr->in);
+
+        if (n <= 0)
+            return BODY_SHORT;
+        buf_add(&w->body, chunk, (size_t)n);
+        got += (size_t)n;
+    }
+    return BODY_OK;
+}
+
+static void handle(struct worker *w, FCGX_Request *fr)
+{
+    struct request r;
+    struct timespec now;
+    const char *q;
+
+    memset(&r, 0, sizeof(r));
+    usage_event_init(&r.ev);
+    clock_gettime(CLOCK_MONOTONIC, &r.t_start);
+    clock_gettime(CLOCK_REALTIME, &now);
+    r.start_unix_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    r.ev.ts_unix_us = r.start_unix_us;
+    uuid7_make(&w->ids, r.start_unix_us / 1000, r.request_id);
+    r.w = w;
+    r.io.write = io_write;
+    r.io.flush = io_flush;
+    r.io.ctx = fr;
+    r.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+    r.path = FCGX_GetParam("REQUEST_URI", fr->envp);
+    if (r.method == NULL)
+        r.method = "GET";
+    if (r.path == NULL)
+        r.path = FCGX_GetParam("SCRIPT_NAME", fr->envp);
+    if (r.path == NULL)
+        r.path = "/";
+    q = strchr(r.path, '?');
+    r.path_len = q ? (size_t)(q - r.path) : strlen(r.path);
+    r.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
+    r.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
+    r.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
+    r.body_state = read_body(w, fr);
+    r.body = w->body.ptr ? w->body.ptr : "";
+    r.body_len = w->body.len;
+    gateway_handle(cfg, &r);
+}
+
+static void *serve(void *arg)
+{
+    struct worker *w = arg;
+    FCGX_Request fr;
+
+    if (FCGX_InitRequest(&fr, 0, 0) != 0)
+        return NULL;
+    while (FCGX_Accept_r(&fr) == 0) {
+        atomic_fetch_add(&active, 1);
+        handle(w, &fr);
+        FCGX_Finish_r(&fr);
+        atomic_fetch_sub(&active, 1);
+        if (atomic_load(&stopping))
+            break;
+    }
+    FCGX_Free(&fr, 1);
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: aigw-fcgi [--config FILE] [--check]\n"
+        "\n"
+        "The aigw FastCGI worker. A web server (lighttpd mod_fastcgi,\n"
+        "Apache mod_fcgid, nginx with spawn-fcgi) starts it with the\n"
+        "FastCGI listen socket on standard input.\n"
+        "\n"
+        "  --config FILE  configuration (default: $AIGW_CONFIG, else\n"
+        "                 /etc/aigw/aigw.json)\n"
+        "  --check        load and validate the configuration, then exit\n"
+        "  --help         this text\n"
+        "\n"
+        "Signals: TERM/INT drain in-flight requests, flush usage, exit.\n");
+}
+
+/* Blocks the signals every thread inherits; main waits for them. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int wait_for_stop(const sigset_t *set)
+{
+    int sig;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            if (cfg->log_file != NULL && log_open_file(cfg->log_file) < 0)
+                log_error(NULL, "cannot reopen %s", cfg->log_file);
+            log_info(NULL, "SIGHUP: log reopened; configuration reload is "
+                     "not supported yet: restart the workers to apply it");
+            continue;
+        }
+        return sig;
+    }
+}
+
+static void drain(void)
+{
+    for (int i = 0; i < DRAIN_SECONDS * 10 && atomic_load(&active) > 0; i++)
+        usleep(100000);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = getenv("AIGW_CONFIG");
+    int check = 0, sig;
+    char err[512];
+    struct worker *workers;
+    pthread_t *threads;
+    sigset_t set;
+    struct config *c;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            check = 1;
+        else if (strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL)
+        path = "/etc/aigw/aigw.json";
+    c = config_load(path, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "aigw-fcgi: %s\n", err);
+        return 1;
+    }
+    cfg = c;
+    log_threshold = cfg->log_level;
+    if (!check && cfg->log_file != NULL && log_open_file(cfg->log_file) < 0) {
+        fprintf(stderr, "aigw-fcgi: cannot open log file %s\n",
+                cfg->log_file);
+        return 1;
+    }
+    if (check) {
+        printf("%s: ok (%zu backends, %zu routes)\n", path, cfg->n_backends,
+               cfg->n_routes);
+        config_free(c);
+        return 0;
+    }
+    if (FCGX_IsCGI()) {
+        fprintf(stderr, "aigw-fcgi: standard input is not a FastCGI "
+                "socket; start it from a web server or spawn-fcgi\n");
+        config_free(c);
+        return 2;
+    }
+    block_signals(&set);
+    curl_global_init(CURL_GLOBAL_ALL);
+    FCGX_Init();
+    auth_init(cfg);
+    if (ledger_start(cfg) < 0) {
+        log_error(NULL, "usage ledger could not start; refusing to serve "
+                  "requests whose usage could be lost");
+        return 1;
+    }
+    workers = calloc((size_t)cfg->threads, sizeof(*workers));
+    threads = calloc((size_t)cfg->threads, sizeof(*threads));
+    for (int i = 0; i < cfg->threads; i++) {
+        if (worker_init(&workers[i], i, cfg) < 0 ||
+            pthread_create(&threads[i], NULL, serve, &workers[i]) != 0) {
+            log_error(NULL, "cannot start worker thread %d", i);
+            return 1;
+        }
+    }
+    log_info(NULL, "aigw-fcgi %d serving with %d threads (%s)", (int)getpid(),
+             cfg->threads, path);
+    sig = wait_for_stop(&set);
+    atomic_store(&stopping, 1);
+    FCGX_ShutdownPending();
+    log_info(NULL, "signal %d: draining %d in-flight requests", sig,
+             atomic_load(&active));
+    drain();
+    ledger_stop();
+    log_info(NULL, "aigw-fcgi %d stopped", (int)getpid());
+    /* threads blocked in accept() are not joined: the process ends here */
+    _exit(0);
+}

@@ -1,0 +1,35 @@
+#include "models.h"
+
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "request.h"
+#include "worker.h"
+
+void models_handle(const struct config *cfg, struct request *r,
+                   const struct route *rt)
+{
+    const struct backend *be = rt->backend;
+    struct buf *b = &r->w->out;
+    int first = 1;
+
+    (void)cfg;
+    buf_reset(b);
+    buf_adds(b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < be->n_models; i++) {
+        const char *m = be->models[i];
+
+        if (strpbrk(m, "*?[") != NULL)
+            continue;             /* patterns are not model names */
+        buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
+        buf_add_json_str(b, m, strlen(m));
+        buf_adds(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
+        buf_add_json_str(b, be->name, strlen(be->name));
+        buf_addc(b, '}');
+        first = 0;
+    }
+    buf_adds(b, "]}\n");
+    r->ev.http_status = 200;
+    req_send_json(r, 200, b->ptr, b->len, "");
+}

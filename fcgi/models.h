@@ -1,0 +1,12 @@
+/* GET {route}/models: the models the caller may use on this route. */
+#ifndef AIGW_MODELS_H
+#define AIGW_MODELS_H
+
+struct config;
+struct request;
+struct route;
+
+void models_handle(const struct config *cfg, struct request *r,
+                   const struct route *rt);
+
+#endif

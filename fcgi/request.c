@@ -1,0 +1,118 @@
+#include "request.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+int req_write(struct request *r, const char *p, size_t n)
+{
+    if (r->client_gone)
+        return -1;
+    if (n > 0 && r->io.write(r->io.ctx, p, n) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int req_flush(struct request *r)
+{
+    if (r->client_gone)
+        return -1;
+    if (r->io.flush(r->io.ctx) < 0) {
+        r->client_gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int req_start(struct request *r, int status, const char *content_type,
+              const char *extra)
+{
+    char head[512];
+    int n;
+
+    if (r->headers_sent)
+        return 0;
+    r->headers_sent = 1;
+    r->status = status;
+    n = snprintf(head, sizeof(head),
+                 "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
+                 status, reason(status), content_type, r->request_id);
+    if (req_write(r, head, (size_t)n) < 0 ||
+        req_write(r, extra, strlen(extra)) < 0)
+        return -1;
+    return req_write(r, "\r\n", 2);
+}
+
+int req_send_json(struct request *r, int status, const char *json,
+                  size_t len, const char *extra)
+{
+    char cl[64];
+    struct buf h = BUF_INIT(4096);
+    int rc;
+
+    snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", len);
+    buf_adds(&h, cl);
+    buf_adds(&h, extra);
+    rc = req_start(r, status, "application/json", h.ptr);
+    buf_release(&h);
+    if (rc == 0)
+        rc = req_write(r, json, len);
+    return rc;
+}
+
+void req_error(struct request *r, int status, const char *type,
+               const char *code, const char *msg)
+{
+    struct buf b = BUF_INIT(8192);
+
+    buf_adds(&b, "{\"error\":{\"message\":");
+    buf_add_json_str(&b, msg, strlen(msg));
+    buf_adds(&b, ",\"type\":");
+    buf_add_json_str(&b, type, strlen(type));
+    buf_adds(&b, ",\"param\":null,\"code\":");
+    if (code != NULL)
+        buf_add_json_str(&b, code, strlen(code));
+    else
+        buf_adds(&b, "null");
+    buf_adds(&b, "}}\n");
+    r->ev.http_status = status;
+    if (r->ev.error_type == NULL)
+        r->ev.error_type = code ? code : type;
+    if (!r->headers_sent && buf_error(&b) == 0)
+        req_send_json(r, status, b.ptr, b.len, "");
+    buf_release(&b);
+}
+
+long req_elapsed_ms(const struct request *r)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)((now.tv_sec - r->t_start.tv_sec) * 1000 +
+                  (now.tv_nsec - r->t_start.tv_nsec) / 1000000);
+}

@@ -1,0 +1,64 @@
+/* One client request as the pipeline sees it, independent of FastCGI:
+ * the entry (fcgx_entry.c) fills it and supplies the output functions. */
+#ifndef AIGW_REQUEST_H
+#define AIGW_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "usage.h"
+
+struct worker;
+
+struct req_io {
+    /* Both return 0, or -1 once the client is gone. */
+    int (*write)(void *ctx, const char *p, size_t n);
+    int (*flush)(void *ctx);
+    void *ctx;
+};
+
+enum body_state { BODY_OK, BODY_TOO_LARGE, BODY_SHORT, BODY_BAD_LENGTH };
+
+struct request {
+    /* from the web server; borrowed, valid for the request */
+    const char *method;
+    const char *path;        /* without the query string */
+    size_t path_len;
+    const char *content_type;
+    const char *authorization;
+    const char *x_api_key;
+    const char *body;
+    size_t body_len;
+    enum body_state body_state;
+
+    char request_id[37];     /* UUIDv7, also the ledger key */
+    struct timespec t_start; /* CLOCK_MONOTONIC */
+    int64_t start_unix_us;   /* wall clock, for the ledger */
+
+    struct req_io io;
+    int headers_sent;
+    int client_gone;
+    int status;              /* sent to the client */
+
+    struct worker *w;        /* the serving thread's handles; borrowed */
+    struct usage_event ev;   /* settled once at the end */
+};
+
+/* Sends the status line and headers; extra is "" or CRLF-terminated
+ * header lines. */
+int req_start(struct request *r, int status, const char *content_type,
+              const char *extra);
+int req_write(struct request *r, const char *p, size_t n);
+int req_flush(struct request *r);
+/* A complete JSON response. */
+int req_send_json(struct request *r, int status, const char *json,
+                  size_t len, const char *extra);
+/* An error in OpenAI's shape: {"error":{"message","type","param","code"}}.
+ * Also records the status and error type for the ledger. */
+void req_error(struct request *r, int status, const char *type,
+               const char *code, const char *msg);
+/* Milliseconds since the request started. */
+long req_elapsed_ms(const struct request *r);
+
+#endif

@@ -1,0 +1,93 @@
+#include "upstream.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "worker.h"
+
+struct cb {
+    upstream_data_fn fn;
+    void *ctx;
+    int aborted;
+};
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud)
+{
+    struct cb *cb = ud;
+
+    if (cb->fn(cb->ctx, p, size * n) < 0) {
+        cb->aborted = 1;
+        return 0;
+    }
+    return size * n;
+}
+
+long upstream_status(struct worker *w)
+{
+    long st = 0;
+
+    curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &st);
+    return st;
+}
+
+static enum upstream_fail classify(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OK:
+        return UP_OK;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return UP_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return UP_TIMEOUT;
+    default:
+        return UP_BROKEN;
+    }
+}
+
+int upstream_call(struct worker *w, const struct backend *be,
+                  const char *url, const char *body, size_t len,
+                  struct curl_slist *hdrs, upstream_data_fn fn, void *ctx,
+                  struct upstream_result *res)
+{
+    CURL *c = w->curl;
+    struct cb cb = { fn, ctx, 0 };
+    CURLcode rc;
+
+    curl_easy_reset(c);
+    /* big bodies otherwise wait up to 1 s for "100 Continue" */
+    hdrs = curl_slist_append(hdrs, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, be->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, be->timeout_ms);
+    /* idle: less than 1 byte/s for idle_timeout ends the exchange */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     (be->idle_timeout_ms + 999) / 1000);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "aigw/0.1");
+    rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
+    memset(res, 0, sizeof(*res));
+    res->status = upstream_status(w);
+    res->fail = cb.aborted ? UP_ABORTED : classify(rc);
+    if (rc != CURLE_OK)
+        snprintf(res->detail, sizeof(res->detail), "%s",
+                 curl_easy_strerror(rc));
+    return res->fail == UP_OK ? 0 : -1;
+}

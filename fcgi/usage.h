@@ -1,0 +1,43 @@
+/* The usage record: one per request, settled once, then fed to the
+ * ledger and the access log. */
+#ifndef AIGW_USAGE_H
+#define AIGW_USAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+struct usage_event {
+    const char *request_id;   /* borrowed pointers, valid until settled */
+    int64_t ts_unix_us;
+    char api_key_id[37];
+    char user_id[129];
+    char group_id[129];
+    const char *route;
+    const char *provider;
+    const char *backend;
+    char requested_model[129];
+    char served_model[129];
+    int http_status;
+    int upstream_status;
+    int64_t prompt_tokens, completion_tokens, total_tokens, cached_tokens;
+    int has_usage;            /* usage came from the provider */
+    long latency_ms;
+    long ttft_ms;             /* -1 when not streamed */
+    int stream;
+    int partial;              /* ended before the provider finished */
+    const char *error_type;   /* NULL on success */
+};
+
+void usage_event_init(struct usage_event *ev);
+/* Appends the ledger's JSON form (one object, no newline): the spool line
+ * format and the element format of aigw_ingest_usage(). */
+void usage_event_json(const struct usage_event *ev, struct buf *out);
+/* Appends the access-log line (one JSON object, no newline). */
+void usage_event_log_json(const struct usage_event *ev, const char *method,
+                          const char *path, struct buf *out);
+/* Copies s into a fixed field, truncating safely. */
+void usage_set(char *dst, size_t dstsz, const char *s);
+
+#endif
