@@ -100,7 +100,7 @@ cmd_pg_stop() {
 
 # Applies sql/NNNN_*.sql in order, each in one transaction with its record.
 cmd_migrate() {
-    psql -qX -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS
+    PGOPTIONS="-c client_min_messages=warning" psql -qX -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS
         schema_migrations (version text PRIMARY KEY,
         applied_at timestamptz NOT NULL DEFAULT now())" >/dev/null
     local f v

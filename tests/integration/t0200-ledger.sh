@@ -49,6 +49,20 @@ is "old rows keep their price" \
     "$(sql "SELECT count(*) $Q AND served_model = 'mock-gpt' AND input_per_mtok = 1000000")" 5
 sql "DELETE FROM model_prices WHERE model = 'mock-gpt' AND effective_from > '-infinity'" >/dev/null
 
+# dated snapshot names are priced as their model; else the requested model
+rid1=$(uuidgen --time-v7 2>/dev/null || sql "SELECT gen_random_uuid()")
+rid2=$(sql "SELECT gen_random_uuid()")
+sql "SELECT aigw_ingest_usage('[
+  {\"request_id\":\"$rid1\",\"ts\":\"2026-01-05T00:00:00Z\",\"served_model\":\"gpt-4o-2024-08-06\",
+   \"requested_model\":\"gpt-4o\",\"http_status\":200,\"prompt_tokens\":10,\"completion_tokens\":1},
+  {\"request_id\":\"$rid2\",\"ts\":\"2026-01-05T00:00:00Z\",\"served_model\":\"acme-snapshot-x\",
+   \"requested_model\":\"gpt-4o-mini\",\"http_status\":200,\"prompt_tokens\":10,\"completion_tokens\":1}]')" >/dev/null
+is "dated served model priced as its base model" \
+    "$(sql "SELECT cost_pusd FROM usage_events WHERE request_id = '$rid1'")" $((10 * 2500000 + 10000000))
+is "unknown served model priced by the requested model" \
+    "$(sql "SELECT cost_pusd FROM usage_events WHERE request_id = '$rid2'")" $((10 * 150000 + 600000))
+sql "DELETE FROM usage_events WHERE request_id IN ('$rid1', '$rid2')" >/dev/null
+
 # the log line agrees with the ledger row
 rid=$(sql "SELECT request_id $Q ORDER BY ts DESC LIMIT 1")
 line=$(grep -F "\"request_id\":\"$rid\"" "$GWLOG" | grep '"msg":"request"' | tail -n1)
