@@ -203,18 +203,6 @@ static int load_backend(struct ctx *c, json_object *o, size_t i,
         load_models(c, o, where, be) < 0)
         goto fail;
     be->max_response_bytes = (size_t)max_resp;
-    if (be->name == NULL || be->base_url == NULL || *be->base_url == '\0') {
-        bad(c, where, "name and base_url are required");
-        goto fail;
-    }
-    if (strncmp(be->base_url, "http://", 7) != 0 &&
-        strncmp(be->base_url, "https://", 8) != 0) {
-        bad(c, where, "base_url must start with http:// or https://");
-        goto fail;
-    }
-    n = strlen(be->base_url);
-    while (n > 0 && be->base_url[n - 1] == '/')
-        be->base_url[--n] = '\0';
     if (key_file != NULL) {
         char e[256];
 
@@ -233,11 +221,40 @@ static int load_backend(struct ctx *c, json_object *o, size_t i,
         bad(c, where, "api_key must not contain line breaks");
         goto fail;
     }
-    be->ops = provider_find(be->provider);
-    if (be->ops == NULL) {
-        bad(c, where, "unknown provider");
+    if (be->name == NULL) {
+        bad(c, where, "name is required");
         goto fail;
     }
+    be->ops = provider_find(be->provider);
+    if (be->ops == NULL) {
+        char m[256];
+
+        snprintf(m, sizeof(m), "unknown provider (known: %s)",
+                 provider_names());
+        bad(c, where, m);
+        goto fail;
+    }
+    if (be->ops->init != NULL) {
+        char e[256];
+
+        /* may fill base_url with the provider's default */
+        if (be->ops->init(be, o, e, sizeof(e)) < 0) {
+            bad(c, where, e);
+            goto fail;
+        }
+    }
+    if (be->base_url == NULL || *be->base_url == '\0') {
+        bad(c, where, "base_url is required");
+        goto fail;
+    }
+    if (strncmp(be->base_url, "http://", 7) != 0 &&
+        strncmp(be->base_url, "https://", 8) != 0) {
+        bad(c, where, "base_url must start with http:// or https://");
+        goto fail;
+    }
+    n = strlen(be->base_url);
+    while (n > 0 && be->base_url[n - 1] == '/')
+        be->base_url[--n] = '\0';
     free(key_file);
     return 0;
 fail:
@@ -253,37 +270,58 @@ static struct backend *find_backend(struct config *cfg, const char *name)
     return NULL;
 }
 
+/* "backend": "name" or "backends": ["a", "b"] (chosen by model). */
+static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
+                          const char *where, struct route *rt)
+{
+    json_object *one, *many;
+    size_t n;
+
+    if (json_object_object_get_ex(o, "backend", &one)) {
+        if (!json_object_is_type(one, json_type_string))
+            return bad(c, where, "backend must be a string");
+        many = NULL;
+        n = 1;
+    } else if (json_object_object_get_ex(o, "backends", &many) &&
+               json_object_is_type(many, json_type_array) &&
+               (n = json_object_array_length(many)) > 0) {
+        one = NULL;
+    } else {
+        return bad(c, where, "backend or a non-empty backends list is "
+                   "required");
+    }
+    rt->backends = xcalloc(n, sizeof(*rt->backends));
+    rt->n_backends = n;
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = one ? one : json_object_array_get_idx(many, i);
+
+        if (!json_object_is_type(v, json_type_string) ||
+            (rt->backends[i] = find_backend(cfg,
+                                json_object_get_string(v))) == NULL)
+            return bad(c, where, "backend is not defined in backends");
+    }
+    return 0;
+}
+
 static int load_route(struct ctx *c, struct config *cfg, json_object *o,
                       size_t i, struct route *rt)
 {
-    char where[64], *backend = NULL;
-    int rc = -1;
+    char where[64];
 
     snprintf(where, sizeof(where), "routes[%zu].", i);
     if (!json_object_is_type(o, json_type_object))
         return bad(c, where, "must be an object");
     if (get_str(c, o, "name", where, &rt->name) < 0 ||
-        get_str(c, o, "prefix", where, &rt->prefix) < 0 ||
-        get_str(c, o, "backend", where, &backend) < 0)
-        goto out;
-    if (rt->prefix == NULL || rt->prefix[0] != '/' || backend == NULL) {
-        bad(c, where, "prefix (starting with /) and backend are required");
-        goto out;
-    }
+        get_str(c, o, "prefix", where, &rt->prefix) < 0)
+        return -1;
+    if (rt->prefix == NULL || rt->prefix[0] != '/')
+        return bad(c, where, "prefix (starting with /) is required");
     rt->prefix_len = strlen(rt->prefix);
     while (rt->prefix_len > 1 && rt->prefix[rt->prefix_len - 1] == '/')
         rt->prefix[--rt->prefix_len] = '\0';
     if (rt->name == NULL)
         rt->name = xstrdup(rt->prefix);
-    rt->backend = find_backend(cfg, backend);
-    if (rt->backend == NULL) {
-        bad(c, where, "backend is not defined in backends");
-        goto out;
-    }
-    rc = 0;
-out:
-    free(backend);
-    return rc;
+    return route_backends(c, cfg, o, where, rt);
 }
 
 static int load_list(struct ctx *c, struct config *cfg, json_object *root)
@@ -461,6 +499,8 @@ struct config *config_load(const char *path, char *err, size_t errsz)
 
 static void backend_release(struct backend *be)
 {
+    if (be->ops != NULL && be->ops->destroy != NULL)
+        be->ops->destroy(be);
     free(be->name);
     free(be->provider);
     free(be->base_url);
@@ -479,6 +519,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->n_routes; i++) {
         free(cfg->routes[i].name);
         free(cfg->routes[i].prefix);
+        free(cfg->routes[i].backends);
     }
     free(cfg->backends);
     free(cfg->routes);
@@ -499,4 +540,44 @@ int backend_serves(const struct backend *b, const char *model)
              fnmatch(b->models[i], model, 0) == 0))
             return 1;
     return 0;
+}
+
+struct backend *route_backend(const struct route *rt, const char *model)
+{
+    for (size_t i = 0; i < rt->n_backends; i++)
+        if (backend_serves(rt->backends[i], model))
+            return rt->backends[i];
+    return NULL;
+}
+
+int config_opt_str(json_object *o, const char *key, char **out, char *err,
+                   size_t errsz)
+{
+    struct ctx c = { "config", err, errsz };
+    char fkey[128], *file = NULL, e[256];
+
+    snprintf(fkey, sizeof(fkey), "%s_file", key);
+    if (get_str(&c, o, key, "", out) < 0 || get_str(&c, o, fkey, "",
+                                                     &file) < 0)
+        return -1;
+    if (file != NULL) {
+        char *v = read_secret_file(file, e, sizeof(e));
+
+        free(file);
+        if (v == NULL) {
+            snprintf(err, errsz, "%s: %s", fkey, e);
+            return -1;
+        }
+        free(*out);
+        *out = v;
+    }
+    return 0;
+}
+
+int config_opt_long(json_object *o, const char *key, long min, long max,
+                    long *out, char *err, size_t errsz)
+{
+    struct ctx c = { "config", err, errsz };
+
+    return get_long(&c, o, key, "", min, max, out);
 }

@@ -6,12 +6,15 @@
 
 #include <stddef.h>
 
+struct json_object;
+
 struct backend {
     char *name;
     char *provider;        /* "openai" (OpenAI-compatible) */
     const struct provider_ops *ops;
     char *base_url;        /* e.g. https://api.openai.com/v1, no trailing / */
     char *api_key;         /* provider credential; NULL when none */
+    void *pstate;          /* the provider's own settings (ops->init) */
     char **models;         /* served models; entries may be globs (mock-*) */
     size_t n_models;
     long connect_timeout_ms;
@@ -24,7 +27,9 @@ struct route {
     char *name;
     char *prefix;          /* path prefix, e.g. "/v1" */
     size_t prefix_len;
-    struct backend *backend;  /* borrowed from config.backends */
+    struct backend **backends;  /* borrowed from config.backends; the
+                                   first that serves the model wins */
+    size_t n_backends;
 };
 
 struct config {
@@ -63,5 +68,16 @@ char *config_expand(const char *s, char *err, size_t errsz);
 
 /* Whether backend b serves model (exact or glob match). */
 int backend_serves(const struct backend *b, const char *model);
+/* For providers' init(): an optional string setting of a backend's config
+ * object, ${ENV}-expanded, or read from the file named by "<key>_file".
+ * *out is left alone when neither is present. Returns 0 or -1 (err). */
+int config_opt_str(struct json_object *o, const char *key, char **out,
+                   char *err, size_t errsz);
+/* An optional integer setting within [min, max]. */
+int config_opt_long(struct json_object *o, const char *key, long min,
+                    long max, long *out, char *err, size_t errsz);
+
+/* The route's first backend serving model, or NULL. */
+struct backend *route_backend(const struct route *rt, const char *model);
 
 #endif

@@ -5,7 +5,7 @@
 
 #include "auth.h"
 #include "buf.h"
-#include "chat.h"
+#include "relay.h"
 #include "config.h"
 #include "ledger.h"
 #include "log.h"
@@ -106,8 +106,11 @@ static void dispatch(const struct config *cfg, struct request *r,
     struct identity id;
     size_t off = rt->prefix_len == 1 ? 0 : rt->prefix_len;
     int chat = path_is(r, off, "/chat/completions");
+    int embed = path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
 
+    if (embed)
+        chat = 1;            /* the same flow: POST, body, relay */
     if (!chat && !models) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
@@ -127,7 +130,7 @@ static void dispatch(const struct config *cfg, struct request *r,
         return;
     }
     *ledger = 1;             /* an authenticated inference request */
-    chat_handle(r, rt);
+    relay_handle(r, rt, embed ? PROV_EMBED : PROV_CHAT, &frontend_openai);
 }
 
 static void settle(struct request *r, int to_ledger)
@@ -161,8 +164,6 @@ void gateway_handle(const struct config *cfg, struct request *r)
                   "Unknown request URL.");
     } else {
         r->ev.route = rt->name;
-        r->ev.backend = rt->backend->name;
-        r->ev.provider = rt->backend->provider;
         dispatch(cfg, r, rt, &to_ledger);
     }
     settle(r, to_ledger);

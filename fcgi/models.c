@@ -10,24 +10,29 @@
 void models_handle(const struct config *cfg, struct request *r,
                    const struct route *rt)
 {
-    const struct backend *be = rt->backend;
     struct buf *b = &r->w->out;
     int first = 1;
 
     (void)cfg;
     buf_reset(b);
     buf_adds(b, "{\"object\":\"list\",\"data\":[");
-    for (size_t i = 0; i < be->n_models; i++) {
-        const char *m = be->models[i];
+    for (size_t k = 0; k < rt->n_backends; k++) {
+        const struct backend *be = rt->backends[k];
 
-        if (strpbrk(m, "*?[") != NULL)
-            continue;             /* patterns are not model names */
-        buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
-        buf_add_json_str(b, m, strlen(m));
-        buf_adds(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":");
-        buf_add_json_str(b, be->name, strlen(be->name));
-        buf_addc(b, '}');
-        first = 0;
+        for (size_t i = 0; i < be->n_models; i++) {
+            const char *m = be->models[i];
+
+            /* patterns are not model names; the first backend wins */
+            if (strpbrk(m, "*?[") != NULL || route_backend(rt, m) != be)
+                continue;
+            buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
+            buf_add_json_str(b, m, strlen(m));
+            buf_adds(b, ",\"object\":\"model\",\"created\":0,"
+                     "\"owned_by\":");
+            buf_add_json_str(b, be->name, strlen(be->name));
+            buf_addc(b, '}');
+            first = 0;
+        }
     }
     buf_adds(b, "]}\n");
     r->ev.http_status = 200;

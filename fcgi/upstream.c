@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "worker.h"
@@ -11,7 +12,30 @@ struct cb {
     upstream_data_fn fn;
     void *ctx;
     int aborted;
+    char retry_after[32];
 };
+
+/* Keeps the one response header the relay passes on: Retry-After. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct cb *cb = ud;
+    size_t len = size * n, k = 0;
+
+    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+        const char *v = p + 12;
+        const char *end = p + len;
+
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        /* seconds or an HTTP-date: printable characters only */
+        while (v + k < end && k < sizeof(cb->retry_after) - 1 &&
+               v[k] >= 0x20 && v[k] < 0x7f)
+            k++;
+        memcpy(cb->retry_after, v, k);
+        cb->retry_after[k] = '\0';
+    }
+    return len;
+}
 
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
@@ -52,11 +76,12 @@ static enum upstream_fail classify(CURLcode c)
 
 int upstream_call(struct worker *w, const struct backend *be,
                   const char *url, const char *body, size_t len,
-                  struct curl_slist *hdrs, upstream_data_fn fn, void *ctx,
+                  struct curl_slist *hdrs, const struct upstream_extra *extra,
+                  upstream_data_fn fn, void *ctx,
                   struct upstream_result *res)
 {
     CURL *c = w->curl;
-    struct cb cb = { fn, ctx, 0 };
+    struct cb cb = { fn, ctx, 0, "" };
     CURLcode rc;
 
     curl_easy_reset(c);
@@ -72,6 +97,12 @@ int upstream_call(struct worker *w, const struct backend *be,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &cb);
+    if (extra != NULL && extra->aws_sigv4 != NULL) {
+        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, extra->aws_sigv4);
+        curl_easy_setopt(c, CURLOPT_USERPWD, extra->userpwd);
+    }
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, be->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, be->timeout_ms);
     /* idle: less than 1 byte/s for idle_timeout ends the exchange */
@@ -85,6 +116,7 @@ int upstream_call(struct worker *w, const struct backend *be,
     curl_slist_free_all(hdrs);
     memset(res, 0, sizeof(*res));
     res->status = upstream_status(w);
+    memcpy(res->retry_after, cb.retry_after, sizeof(res->retry_after));
     res->fail = cb.aborted ? UP_ABORTED : classify(rc);
     if (rc != CURLE_OK)
         snprintf(res->detail, sizeof(res->detail), "%s",

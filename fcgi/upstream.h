@@ -23,12 +23,21 @@ enum upstream_fail {
 struct upstream_result {
     enum upstream_fail fail;
     long status;          /* HTTP status, 0 when none arrived */
+    char retry_after[32]; /* the reply's Retry-After, "" when none */
     char detail[128];     /* curl's description, safe to log */
 };
 
+/* Per-call transport settings a provider may ask for. */
+struct upstream_extra {
+    const char *aws_sigv4;   /* CURLOPT_AWS_SIGV4, e.g. "aws:amz:us-east-1:bedrock" */
+    const char *userpwd;     /* the SigV4 key pair "AKID:SECRET" */
+};
+
+/* POSTs body to url. hdrs is consumed (freed). */
 int upstream_call(struct worker *w, const struct backend *be,
                   const char *url, const char *body, size_t len,
-                  struct curl_slist *hdrs, upstream_data_fn fn, void *ctx,
+                  struct curl_slist *hdrs, const struct upstream_extra *extra,
+                  upstream_data_fn fn, void *ctx,
                   struct upstream_result *res);
 /* Status of the response being received (valid inside the callback). */
 long upstream_status(struct worker *w);

@@ -21,6 +21,7 @@ int worker_init(struct worker *w, int idx, const struct config *cfg)
     buf_init(&w->upbody, cfg->max_body_bytes * 2 + 65536);
     buf_init(&w->resp, (size_t)1 << 30);  /* per backend cap applies */
     buf_init(&w->out, (size_t)1 << 30);
+    buf_init(&w->scratch, (size_t)1 << 30);
     sse_init(&w->sse, SSE_MAX_EVENT);
     return 0;
 }
@@ -36,5 +37,6 @@ void worker_release(struct worker *w)
     buf_release(&w->upbody);
     buf_release(&w->resp);
     buf_release(&w->out);
+    buf_release(&w->scratch);
     sse_release(&w->sse);
 }

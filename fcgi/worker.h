@@ -22,6 +22,7 @@ struct worker {
     struct buf upbody;      /* upstream request body */
     struct buf resp;        /* upstream response (not streamed) */
     struct buf out;         /* response scratch */
+    struct buf scratch;     /* providers' scratch */
     struct sse_parser sse;
 };
 

@@ -33,4 +33,7 @@ aigw is serving on http://127.0.0.1:$GW_PORT  (Ctrl-C or \`make stop\` stops it)
   logs:           $VAR/log/aigw.log (requests) $VAR/log/error.log (lighttpd)
 
 EOT
-while sleep 3600; do :; done
+# until Ctrl-C, or until `make stop` ends the web server
+while kill -0 "$(cat "$VAR/lighttpd.pid" 2>/dev/null)" 2>/dev/null; do
+    sleep 1
+done

@@ -1,70 +1,76 @@
-/* OpenAI and OpenAI-compatible servers: the reference dialect, so requests
- * pass through with the model set and usage requested for streams. */
+/* OpenAI and OpenAI-compatible servers (Ollama, vLLM, DeepSeek, xAI,
+ * Mistral, Groq, Together): the reference dialect. Requests pass through
+ * with usage requested for streams; replies pass through untouched. */
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../buf.h"
 #include "../config.h"
 #include "../jsonutil.h"
+#include "../sse.h"
 #include "../usage.h"
+#include "oai.h"
 #include "provider.h"
 
-static int openai_chat_build(const struct backend *be, json_object *req,
-                             int stream, struct buf *url, struct buf *body,
-                             struct curl_slist **hdrs)
+/* "Authorization: Bearer <key>" without leaving a copy behind. */
+static void add_auth(struct provider_call *c, const char *prefix,
+                     const char *key)
 {
-    buf_adds(url, be->base_url);
-    buf_adds(url, "/chat/completions");
-    if (stream) {
+    struct buf h = BUF_INIT(8192);
+
+    buf_adds(&h, prefix);
+    buf_adds(&h, key);
+    if (buf_error(&h) == 0)
+        c->hdrs = curl_slist_append(c->hdrs, h.ptr);
+    if (h.ptr != NULL)
+        memset(h.ptr, 0, h.len);
+    buf_release(&h);
+}
+
+static int openai_build(struct provider_call *c)
+{
+    const struct backend *be = c->be;
+
+    buf_adds(c->url, be->base_url);
+    buf_adds(c->url, c->op == PROV_EMBED ? "/embeddings"
+                                         : "/chat/completions");
+    if (c->op == PROV_CHAT && c->stream) {
         /* Ask for the final usage chunk so streamed tokens are counted. */
         json_object *so = json_object_new_object();
 
         jadd(so, "include_usage", json_object_new_boolean(1));
-        jadd(req, "stream_options", so);
+        jadd(c->req, "stream_options", so);
     }
-    buf_adds(body, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-    if (be->api_key != NULL) {
-        struct buf h = BUF_INIT(8192);
-
-        buf_adds(&h, "Authorization: Bearer ");
-        buf_adds(&h, be->api_key);
-        if (buf_error(&h) == 0)
-            *hdrs = curl_slist_append(*hdrs, h.ptr);
-        /* the header holds the secret: wipe our copy */
-        if (h.ptr != NULL)
-            memset(h.ptr, 0, h.len);
-        buf_release(&h);
-    }
-    *hdrs = curl_slist_append(*hdrs, "Content-Type: application/json");
-    *hdrs = curl_slist_append(*hdrs, stream ? "Accept: text/event-stream"
-                                            : "Accept: application/json");
-    return buf_error(url) || buf_error(body) ? -1 : 0;
+    buf_adds(c->body, json_object_to_json_string_ext(c->req,
+             JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (be->api_key != NULL)
+        add_auth(c, "Authorization: Bearer ", be->api_key);
+    c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
+    c->hdrs = curl_slist_append(c->hdrs, c->stream
+                                ? "Accept: text/event-stream"
+                                : "Accept: application/json");
+    return buf_error(c->url) || buf_error(c->body) ? -1 : 0;
 }
 
-/* Reads OpenAI's usage object (absent or null: leaves ev untouched). */
+/* OpenAI's usage object (absent or null: leaves ev untouched). Chat uses
+ * prompt/completion tokens, embeddings prompt/total tokens. */
 static void read_usage(json_object *root, struct usage_event *ev)
 {
-    json_object *u, *v, *d;
+    json_object *u, *d, *v;
+    long long in, out, cached = 0;
 
     if (!json_object_object_get_ex(root, "usage", &u) ||
         !json_object_is_type(u, json_type_object))
         return;
-    ev->prompt_tokens = jget_int(u, "prompt_tokens", 0);
-    ev->completion_tokens = jget_int(u, "completion_tokens", 0);
-    ev->total_tokens = jget_int(u, "total_tokens",
-                                ev->prompt_tokens + ev->completion_tokens);
+    in = jget_int(u, "prompt_tokens", 0);
+    out = jget_int(u, "completion_tokens", 0);
     if (json_object_object_get_ex(u, "prompt_tokens_details", &d) &&
         json_object_object_get_ex(d, "cached_tokens", &v))
-        ev->cached_tokens = json_object_get_int64(v);
-    if (ev->prompt_tokens < 0 || ev->completion_tokens < 0 ||
-        ev->cached_tokens < 0 || ev->cached_tokens > ev->prompt_tokens) {
-        ev->prompt_tokens = ev->completion_tokens = ev->cached_tokens = 0;
-        ev->total_tokens = 0;
-        return;
-    }
-    ev->has_usage = 1;
+        cached = json_object_get_int64(v);
+    oai_set_usage(ev, in, out, cached);
 }
 
 static void read_model(json_object *root, struct usage_event *ev)
@@ -75,34 +81,46 @@ static void read_model(json_object *root, struct usage_event *ev)
         usage_set(ev->served_model, sizeof(ev->served_model), m);
 }
 
-static int openai_chat_parse(const char *body, size_t len, struct buf *out,
-                             struct usage_event *ev)
+static int openai_parse(struct provider_call *c, const char *body,
+                        size_t len, struct buf *out)
 {
     json_object *root = jparse(body, len, NULL);
 
     (void)out; /* already the unified shape */
-    if (root == NULL)
+    if (root == NULL || !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
         return -1;
-    read_usage(root, ev);
-    read_model(root, ev);
+    }
+    read_usage(root, c->ev);
+    read_model(root, c->ev);
     json_object_put(root);
     return 0;
 }
 
-static int openai_chat_event(const char *data, size_t len,
-                             struct chunk_sink *sink, struct usage_event *ev,
-                             int *done)
+struct sse_ctx {
+    struct provider_call *c;
+    struct chunk_sink *sink;
+    int *done;
+};
+
+static int on_event(void *ud, const char *event, const char *data,
+                    size_t len)
 {
+    struct sse_ctx *x = ud;
+    struct usage_event *ev = x->c->ev;
     int usage_only = 0;
 
+    (void)event;
+    if (*x->done)
+        return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        *done = 1;
+        *x->done = 1;
         return 0;
     }
     /* Parse only the chunks that matter: the first (model) and the one
      * carrying a usage object; the rest pass through untouched. */
-    if (ev->served_model[0] == '\0' || json_has_object_member(data, len,
-                                                              "usage")) {
+    if (ev->served_model[0] == '\0' ||
+        json_has_object_member(data, len, "usage")) {
         json_object *root = jparse(data, len, NULL), *ch;
 
         if (root == NULL)
@@ -114,12 +132,41 @@ static int openai_chat_event(const char *data, size_t len,
                      json_object_array_length(ch) == 0;
         json_object_put(root);
     }
-    return sink->chunk(sink->ctx, data, len, usage_only);
+    return x->sink->chunk(x->sink->ctx, data, len, usage_only);
+}
+
+static int openai_stream(struct provider_call *c, const char *p, size_t n,
+                         struct chunk_sink *sink, int *done)
+{
+    struct sse_ctx x = { c, sink, done };
+
+    return sse_feed(c->sse, p, n, on_event, &x) == 0 ? 0 : -1;
+}
+
+/* OpenAI-shaped error bodies pass through; anything else is wrapped. */
+static void openai_error(struct provider_call *c, long status,
+                         const char *body, size_t len, struct buf *out)
+{
+    json_object *o = jparse(body, len, NULL), *e;
+    char msg[128];
+
+    (void)c;
+    if (o != NULL && json_object_object_get_ex(o, "error", &e) &&
+        json_object_is_type(e, json_type_object) &&
+        jget_str(e, "message") != NULL) {
+        buf_add(out, body, len);
+    } else {
+        snprintf(msg, sizeof(msg), "the upstream provider answered HTTP %ld",
+                 status);
+        oai_error(out, msg, oai_error_type(status), "upstream_error");
+    }
+    json_object_put(o);
 }
 
 const struct provider_ops provider_openai = {
     .name = "openai",
-    .chat_build = openai_chat_build,
-    .chat_parse = openai_chat_parse,
-    .chat_event = openai_chat_event,
+    .build = openai_build,
+    .parse = openai_parse,
+    .stream = openai_stream,
+    .error = openai_error,
 };

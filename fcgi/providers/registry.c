@@ -9,14 +9,21 @@ static const struct {
     const struct provider_ops *ops;
 } providers[] = {
     { "openai", &provider_openai },
-    /* OpenAI-compatible servers speak the same dialect */
+    /* Ollama, vLLM, DeepSeek, xAI, ... speak the same dialect */
     { "openai-compatible", &provider_openai },
 };
 
+#define N_PROVIDERS (sizeof(providers) / sizeof(providers[0]))
+
 const struct provider_ops *provider_find(const char *name)
 {
-    for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++)
+    for (size_t i = 0; i < N_PROVIDERS; i++)
         if (strcmp(providers[i].name, name) == 0)
             return providers[i].ops;
     return NULL;
+}
+
+const char *provider_names(void)
+{
+    return "openai, openai-compatible";
 }

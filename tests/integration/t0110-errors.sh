@@ -57,6 +57,9 @@ check "504 within the backend timeout ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 4
 r=$(post /v1/chat/completions "$KEY" "$(chat mock-error-429)")
 is "upstream 429 passed through" "$(echo "$r" | status_of)" 429
 is "upstream error body passed through" "$(echo "$r" | body_of | jq -r .error.code)" mock_429
+code=$(curl -s -o /dev/null -D "$TMP/h429" -w '%{http_code}' "$GW/v1/chat/completions" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$(chat mock-error-429)")
+like "upstream 429 keeps its Retry-After" "$(tr -d '\r' <"$TMP/h429")" '^Retry-After: 1$'
 r=$(post /v1/chat/completions "$KEY" "$(chat mock-error-500)")
 is "upstream 500 passed through" "$(echo "$r" | status_of)" 500
 r=$(post /v1/chat/completions "$KEY" "$(chat mock-error-400)")

@@ -31,7 +31,9 @@ int main(void)
     T_OK(c->backends[0].api_key == NULL, "empty api key means none");
     T_EQ_INT(c->threads, 4, "threads read");
     T_EQ_STR(c->routes[0].prefix, "/v1", "route prefix trimmed");
-    T_OK(c->routes[0].backend == &c->backends[0], "route bound to backend");
+    T_OK(c->routes[0].n_backends == 1 && c->routes[0].backends[0] == &c->backends[0], "route bound to backend");
+    T_OK(route_backend(&c->routes[0], "m") == &c->backends[0], "route picks the serving backend");
+    T_OK(route_backend(&c->routes[0], "zz") == NULL, "no backend for an unknown model");
     T_OK(backend_serves(&c->backends[0], "m"), "exact model served");
     T_OK(backend_serves(&c->backends[0], "mock-error-500"), "glob model");
     T_OK(!backend_serves(&c->backends[0], "gpt-4"), "other model refused");

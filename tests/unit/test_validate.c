@@ -1,6 +1,6 @@
 #include <json-c/json.h>
 
-#include "../../fcgi/chat.c"
+#include "../../fcgi/validate.c"
 #include "t.h"
 
 static int validate(const char *json, const char **why, const char **param,

@@ -1,11 +1,9 @@
-/* POST {route}/chat/completions: validate, call the route's backend
- * through its provider, relay the answer or the stream, count usage. */
-#ifndef AIGW_CHAT_H
-#define AIGW_CHAT_H
+/* Shape checks of unified (OpenAI) requests, before any provider sees
+ * them. */
+#ifndef AIGW_VALIDATE_H
+#define AIGW_VALIDATE_H
 
 struct json_object;
-struct request;
-struct route;
 
 struct chat_params {
     const char *model;       /* borrowed from the parsed request */
@@ -17,6 +15,7 @@ struct chat_params {
  * client in *why and the offending field in *param. */
 int chat_validate(struct json_object *req, struct chat_params *p,
                   const char **why, const char **param);
-void chat_handle(struct request *r, const struct route *rt);
+int embed_validate(struct json_object *req, struct chat_params *p,
+                   const char **why, const char **param);
 
 #endif

@@ -1,0 +1,49 @@
+/* The upstream relay: picks the route's backend for the model, lets its
+ * provider build the request, calls it, and hands the reply or stream back
+ * to the client through a frontend (the client's API dialect: OpenAI's,
+ * or Anthropic's Messages API translated to and from the unified shape). */
+#ifndef AIGW_RELAY_H
+#define AIGW_RELAY_H
+
+#include <stddef.h>
+
+#include "providers/provider.h"
+#include "validate.h"
+
+struct json_object;
+struct request;
+struct route;
+struct relay;
+
+struct frontend {
+    const char *name;
+    /* Parses the client's body into the unified request (*out, caller
+     * puts) and its parameters. On error answers the client, returns -1. */
+    int (*parse)(struct request *r, enum provider_op op,
+                 struct json_object **out, struct chat_params *p);
+    /* A unified chunk of a stream: write it in the client's dialect. */
+    int (*chunk)(struct relay *x, const char *json, size_t len,
+                 int usage_only);
+    /* The stream ended: ok, or with the error code given. */
+    void (*stream_end)(struct relay *x, const char *error_code);
+    /* A complete unified reply (chat.completion or embeddings list). */
+    void (*reply)(struct relay *x, const char *json, size_t len);
+    /* An OpenAI-shaped error JSON with its status and extra headers. */
+    void (*error)(struct relay *x, int status, const char *json, size_t len,
+                  const char *extra);
+};
+
+struct relay {
+    struct request *r;
+    const struct frontend *fe;
+    struct chat_params p;
+    struct provider_call call;
+    void *fe_state;          /* the frontend's per-request state */
+};
+
+extern const struct frontend frontend_openai;
+
+void relay_handle(struct request *r, const struct route *rt,
+                  enum provider_op op, const struct frontend *fe);
+
+#endif
