@@ -14,8 +14,8 @@
 # Settings (environment): BENCH_SECONDS (5) per measured pass,
 # BENCH_WARMUP (1) seconds of warm-up per target, BENCH_CONNS (32),
 # BENCH_GW_PROCS (2) aigw-fcgi processes, BENCH_NGINX_WORKERS (auto),
-# ports BENCH_GW_PORT (28080), BENCH_MOCK_PORT (28099), BENCH_PG_PORT (25433),
-# BENCH_NGINX_PORT (28081). State, logs and configs go to var/bench.
+# ports BENCH_GW_PORT (28080), BENCH_MOCK_PORT (28099), BENCH_PMOCK_PORT
+# (28100), BENCH_PG_PORT (25433), BENCH_NGINX_PORT (28081). State, logs and configs go to var/bench.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -28,6 +28,8 @@ NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 export VAR=$ROOT/var/bench
 export GW_PORT=${BENCH_GW_PORT:-28080} MOCK_PORT=${BENCH_MOCK_PORT:-28099}
 export PG_PORT=${BENCH_PG_PORT:-25433} GW_PROCS=${BENCH_GW_PROCS:-2}
+# stack.sh also starts the Node.js provider mocks there (unused here)
+export PMOCK_PORT=${BENCH_PMOCK_PORT:-$((MOCK_PORT + 1))}
 export GW_CONFIG=$ROOT/tests/bench/aigw-bench.json
 # the backend's provider key (a dummy: the mock does not check it)
 export AIGW_TEST_PROVIDER_KEY=sk-provider-bench-0000
@@ -61,7 +63,7 @@ command -v nginx >/dev/null || die "nginx not found (make deps installs it)"
 # --- start-up ------------------------------------------------------------
 # A leftover stack from an interrupted run is stopped; the ports must be free.
 $S down >/dev/null 2>&1
-for p in "$GW_PORT" "$MOCK_PORT" "$NGINX_PORT"; do
+for p in "$GW_PORT" "$MOCK_PORT" "$PMOCK_PORT" "$NGINX_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         die "port $p is in use"
     fi
@@ -70,7 +72,6 @@ rm -rf "$VAR"
 mkdir -p "$VAR" "$NGX/tmp"
 
 t_start=$(date +%s)
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 $S up || die "the aigw stack did not start (see $VAR/log/error.log)"
 eval "$($S env)"
 KEY=$(report/aigw-admin key create --user bench --group bench --name bench \
@@ -161,6 +162,19 @@ run_wrk() {
     return 0
 }
 
+# Other work on this host skews every figure: note how busy it was just
+# before measuring (the stack is idle then).
+cpu_busy() {
+    local a b
+    a=$(awk '/^cpu /{ print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu /{ print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0) }'
+}
+busy_before=$(cpu_busy)
+[ "$busy_before" -lt 20 ] ||
+    say "warning: the host was ${busy_before}% busy before measuring"
 say "warm-up: ${WARM}s per target at $CONNS connections"
 for t in $TARGETS; do
     run_wrk "$t" "$CONNS" "$WARM" warmup
@@ -205,7 +219,7 @@ echo "aigw bench: ~$(wc -c <"$BENCH_BODY") B chat request, ${SECS}s per pass," \
 echo "aigw: lighttpd, $GW_PROCS aigw-fcgi processes x ${threads:-?} threads," \
      "log_level info, ledger on;  nginx: worker_processes $NGINX_WORKERS," \
      "keepalive 64"
-echo "load average at start: $load_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+echo "host CPU busy in the second before measuring: ${busy_before}%" \
      "(other load on the 2 cores skews every figure)"
 echo
 fmt target conns requests/s "p50 µs" "p99 µs" non-2xx errors

@@ -48,6 +48,7 @@ fi
 if [ "$what" = all ] || [ "$what" = integration ]; then
     export VAR=$ROOT/var/test GW_PORT=${GW_PORT:-18080}
     export MOCK_PORT=${MOCK_PORT:-18099} PG_PORT=${PG_PORT:-15432}
+    export PMOCK_PORT=${PMOCK_PORT:-18100}
     export GW_CONFIG=$ROOT/tests/integration/aigw-test.json GW_PROCS=2
     export AIGW_TEST_PROVIDER_KEY=sk-provider-CANARY-7f3a9c1e5b
     unset OPENAI_API_KEY AIGW_UPSTREAM_URL

@@ -13,6 +13,7 @@ case "$VAR" in /*) ;; *) VAR=$ROOT/$VAR ;; esac
 PG_PORT=${PG_PORT:-54329}
 GW_PORT=${GW_PORT:-8080}
 MOCK_PORT=${MOCK_PORT:-8099}
+PMOCK_PORT=${PMOCK_PORT:-$((MOCK_PORT + 1))}   # the Node.js provider mocks
 GW_PROCS=${GW_PROCS:-2}
 GW_CONFIG=${GW_CONFIG:-$ROOT/conf/aigw.json}
 PGDATA=$VAR/pg
@@ -134,15 +135,25 @@ cmd_mock_start() {
     then
         return 0
     fi
+    [ -f "$VAR/pmock.pid" ] && kill "$(cat "$VAR/pmock.pid")" 2>/dev/null
     "$ROOT/tests/mock/mock-provider" --port "$MOCK_PORT" \
         >"$VAR/mock.log" 2>&1 &
     echo $! >"$VAR/mock.pid"
+    node "$ROOT/tests/mock/providers.mjs" "$PMOCK_PORT" \
+        >"$VAR/pmock.log" 2>&1 &
+    echo $! >"$VAR/pmock.pid"
+    # test credentials for the mocks (e.g. a Vertex service account)
+    if [ -x "$ROOT/tests/mock/make-credentials.sh" ]; then
+        "$ROOT/tests/mock/make-credentials.sh" "$VAR" >/dev/null
+    fi
     local i
-    for i in $(seq 50); do
-        curl -fs "http://127.0.0.1:$MOCK_PORT/__health" >/dev/null && return 0
+    for i in $(seq 100); do
+        curl -fs "http://127.0.0.1:$MOCK_PORT/__health" >/dev/null &&
+            curl -fs "http://127.0.0.1:$PMOCK_PORT/__health" >/dev/null &&
+            return 0
         sleep 0.1
     done
-    log "mock provider did not start"; exit 1
+    log "mock providers did not start"; exit 1
 }
 
 cmd_gw_start() {
@@ -153,6 +164,7 @@ cmd_gw_start() {
         -e "s|@GW_CONFIG@|$GW_CONFIG|g" \
         -e "s|@PGHOST@|$PGSOCK|g" -e "s|@PGPORT@|$PG_PORT|g" \
         -e "s|@UPSTREAM_URL@|$upstream_url|g" \
+        -e "s|@PMOCK_URL@|http://127.0.0.1:$PMOCK_PORT|g" \
         "$ROOT/conf/lighttpd-aigw.conf.in" >"$VAR/lighttpd.conf"
     if [ -f "$VAR/lighttpd.pid" ] &&
         kill -0 "$(cat "$VAR/lighttpd.pid")" 2>/dev/null; then
@@ -180,7 +192,7 @@ cmd_up() {
 
 cmd_down() {
     local p
-    for p in lighttpd mock; do
+    for p in lighttpd mock pmock; do
         if [ -f "$VAR/$p.pid" ]; then
             kill "$(cat "$VAR/$p.pid")" 2>/dev/null || true
             rm -f "$VAR/$p.pid"

@@ -5,6 +5,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GW=http://127.0.0.1:$GW_PORT
 MOCK=http://127.0.0.1:$MOCK_PORT
+PMOCK=http://127.0.0.1:${PMOCK_PORT:-$((MOCK_PORT + 1))}
 eval "$(bash "$ROOT/tests/stack.sh" env)"
 ADMIN=$ROOT/report/aigw-admin
 REPORT=$ROOT/report/aigw-report

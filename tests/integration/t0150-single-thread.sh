@@ -7,9 +7,10 @@ KEY=$(new_key ivan ops single)
 sed 's/"threads": 8/"threads": 1/' "$ROOT/tests/integration/aigw-test.json" >"$TMP/one.json"
 SOCK=$TMP/aigw.sock
 AIGW_CONFIG=$TMP/one.json AIGW_SPOOL_DIR=$VAR/spool AIGW_LOG_FILE=$TMP/one.log \
-AIGW_UPSTREAM_URL=$MOCK/v1 \
+AIGW_UPSTREAM_URL=$MOCK/v1 AIGW_PMOCK_URL=$PMOCK AIGW_TEST_CREDENTIALS=$VAR/credentials \
     spawn-fcgi -s "$SOCK" -P "$TMP/pid" -- "$ROOT/fcgi/aigw-fcgi" >/dev/null
 sleep 0.3
+check "spawn-fcgi started the worker" test -s "$TMP/pid"
 call() {   # call BODY: one FastCGI request, prints the raw CGI response
     REQUEST_METHOD=POST REQUEST_URI=/v1/chat/completions \
     CONTENT_TYPE=application/json CONTENT_LENGTH=${#1} \
