@@ -252,8 +252,11 @@ void relay_handle(struct request *r, const struct route *rt,
         .body = &w->upbody,
     };
     if (be->ops->build(&x.call) < 0) {
-        fail(&x, 400, "unsupported_operation", w->scratch.len > 0
-             ? w->scratch.ptr
+        int st = x.call.build_status;
+
+        fail(&x, st ? st : 400, st ? "upstream_auth_failed"
+                                   : "unsupported_operation",
+             w->scratch.len > 0 ? w->scratch.ptr
              : "this model's provider does not support the operation");
         goto out;
     }

@@ -46,6 +46,9 @@ struct provider_call {
     struct buf *body;            /* reset by the caller */
     struct curl_slist *hdrs;     /* freed by the caller */
     const char *aws_sigv4;       /* CURLOPT_AWS_SIGV4 provider string */
+    int build_status;            /* when build() fails for another reason
+                                    than the request (e.g. the provider's
+                                    token endpoint is down): 502, 503 */
     char *userpwd;               /* "KEY:SECRET" for SigV4; wiped, freed */
 
     /* provider's per-request state, freed by finish() */
@@ -59,8 +62,10 @@ struct provider_ops {
     int (*init)(struct backend *be, struct json_object *conf, char *err,
                 size_t errsz);
     void (*destroy)(struct backend *be);
-    /* URL, headers and body for c->op. -1 when the op is not supported
-     * (a message for the client goes into c->scratch). */
+    /* URL, headers and body for c->op. -1 when the op or request is not
+     * supported (400), or with c->build_status set when the provider
+     * cannot be reached for credentials (a message for the client goes
+     * into c->scratch). */
     int (*build)(struct provider_call *c);
     /* A 2xx reply (not streamed): writes the unified JSON into out, or
      * leaves out empty to pass body through; fills usage. -1: unreadable. */
