@@ -42,12 +42,15 @@ static int path_is(const struct request *r, size_t off, const char *s)
 
 static void health(struct request *r)
 {
-    const char *body = ledger_degraded()
+    const char *body = ledger_failing()
+        ? "{\"status\":\"failing\",\"ledger\":\"unavailable\"}\n"
+        : ledger_degraded()
         ? "{\"status\":\"ok\",\"ledger\":\"spooling\"}\n"
         : "{\"status\":\"ok\",\"ledger\":\"ok\"}\n";
+    int st = ledger_failing() ? 503 : 200;
 
-    r->ev.http_status = 200;
-    req_send_json(r, 200, body, strlen(body), "");
+    r->ev.http_status = st;
+    req_send_json(r, st, body, strlen(body), "");
 }
 
 static int authenticate(struct request *r, struct identity *id)
@@ -127,6 +130,11 @@ static void dispatch(const struct config *cfg, struct request *r,
         return;
     if (models) {
         models_handle(cfg, r, rt);
+        return;
+    }
+    if (ledger_failing()) {
+        req_error(r, 503, "server_error", "ledger_unavailable",
+                  "Usage cannot be recorded right now; retry later.");
         return;
     }
     *ledger = 1;             /* an authenticated inference request */

@@ -30,6 +30,10 @@ static struct {
     struct db_session db;
     struct buf payload;
     atomic_int degraded;
+    atomic_int failing;        /* neither PostgreSQL nor the spool takes
+                                  usage: new requests are refused */
+    char **held;               /* a batch kept in memory meanwhile */
+    size_t n_held;
     long long partitions_at_ms;
 } lg = { .lock = PTHREAD_MUTEX_INITIALIZER,
          .wake = PTHREAD_COND_INITIALIZER };
@@ -37,6 +41,11 @@ static struct {
 int ledger_degraded(void)
 {
     return atomic_load(&lg.degraded);
+}
+
+int ledger_failing(void)
+{
+    return atomic_load(&lg.failing);
 }
 
 void ledger_submit(const struct usage_event *ev)
@@ -62,7 +71,8 @@ void ledger_submit(const struct usage_event *ev)
     pthread_mutex_unlock(&lg.lock);
     if (line != NULL) {
         /* queue full (database slow or down): straight to the spool */
-        spool_append(&line, 1);
+        if (spool_append(&line, 1) < 0)
+            atomic_store(&lg.failing, 1);
         atomic_store(&lg.degraded, 1);
         free(line);
     }
@@ -105,7 +115,8 @@ static int ingest(char **lines, size_t n)
 }
 
 /* Stores lines in PostgreSQL; a bad line is isolated so that it cannot
- * hold the others back. Anything not stored is spooled. */
+ * hold the others back. Anything not stored is spooled. Returns 0 when
+ * every line is durable somewhere, -1 when some could not be kept. */
 static int store(char **lines, size_t n)
 {
     int rc = ingest(lines, n);
@@ -115,16 +126,45 @@ static int store(char **lines, size_t n)
         for (size_t i = 0; i < n; i++)
             if (ingest(&lines[i], 1) != 0) {
                 log_error(NULL, "ledger rejected an event; kept in spool");
-                spool_append(&lines[i], 1);
-                rc = -1;
+                if (spool_append(&lines[i], 1) < 0)
+                    rc = -1;
             }
         return rc;
     }
     if (rc < 0) {
-        spool_append(lines, n);
         atomic_store(&lg.degraded, 1);
+        return spool_append(lines, n);
     }
-    return rc;
+    return 0;
+}
+
+/* Stores a batch, or holds it in memory (and refuses new requests) while
+ * neither PostgreSQL nor the spool can take it. Frees what was stored. */
+static void store_or_hold(char **lines, size_t n)
+{
+    if (store(lines, n) == 0) {
+        for (size_t i = 0; i < n; i++)
+            free(lines[i]);
+        atomic_store(&lg.failing, 0);
+        return;
+    }
+    atomic_store(&lg.failing, 1);
+    lg.held = xrealloc(lg.held, (lg.n_held + n) * sizeof(char *));
+    memcpy(lg.held + lg.n_held, lines, n * sizeof(char *));
+    lg.n_held += n;
+}
+
+static void retry_held(void)
+{
+    char **held = lg.held;
+    size_t n = lg.n_held;
+
+    if (n == 0)
+        return;
+    lg.held = NULL;
+    lg.n_held = 0;
+    store_or_hold(held, n);
+    free(held);
 }
 
 static int replay_sink(void *ctx, char **lines, size_t n)
@@ -198,18 +238,24 @@ static void *writer(void *arg)
         n = take(batch, lg.batch);
         stopping = lg.stopping;
         pthread_mutex_unlock(&lg.lock);
+        retry_held();
         if (n > 0)
-            store(batch, n);
-        for (size_t i = 0; i < n; i++)
-            free(batch[i]);
+            store_or_hold(batch, n);
         if (now_ms() >= next_replay) {
             maybe_replay();
             ensure_partitions();
             next_replay = now_ms() + 1000;
         }
-        if (stopping && n == 0)
+        if (stopping && n == 0) {
+            if (lg.n_held > 0)
+                log_error(NULL, "ALARM: %zu usage events could not be "
+                          "stored at shutdown", lg.n_held);
             break;
+        }
     }
+    for (size_t i = 0; i < lg.n_held; i++)
+        free(lg.held[i]);
+    free(lg.held);
     free(batch);
     return NULL;
 }

@@ -15,5 +15,8 @@ void ledger_submit(const struct usage_event *ev);
 void ledger_stop(void);
 /* 1 while events are waiting in the spool for the database. */
 int ledger_degraded(void);
+/* 1 while neither PostgreSQL nor the spool can store usage: inference
+ * requests are refused (fail closed) until one of them recovers. */
+int ledger_failing(void);
 
 #endif

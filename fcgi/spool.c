@@ -72,16 +72,26 @@ void spool_close(void)
     pthread_mutex_unlock(&sp.lock);
 }
 
+/* Appends whole lines or nothing: a short write (disk full) is cut off
+ * again, so that a later append cannot fuse with half a line. */
 static int write_all(int fd, char **lines, size_t n)
 {
+    off_t start = lseek(fd, 0, SEEK_END);
+
     for (size_t i = 0; i < n; i++) {
         struct iovec iov[2] = { { lines[i], strlen(lines[i]) },
                                 { (void *)"\n", 1 } };
         size_t want = iov[0].iov_len + 1;
         ssize_t w = writev(fd, iov, 2);
 
-        if (w < 0 || (size_t)w != want)
+        if (w < 0 || (size_t)w != want) {
+            int e = errno ? errno : ENOSPC;
+
+            if (start >= 0 && ftruncate(fd, start) < 0)
+                log_error(NULL, "spool: cannot cut a partial line off");
+            errno = e;
             return -1;
+        }
     }
     return fdatasync(fd);
 }

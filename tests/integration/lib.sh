@@ -60,3 +60,35 @@ wait_sql() {
     done
     echo "$got"; return 1
 }
+
+# spawn_worker CONFIG [ENV=VALUE...]: starts one aigw-fcgi under spawn-fcgi
+# on $TMP/aigw.sock (no web server); its log goes to $TMP/worker.log.
+spawn_worker() {
+    local conf=$1; shift
+    env AIGW_CONFIG="$conf" AIGW_SPOOL_DIR="$VAR/spool" \
+        AIGW_LOG_FILE="$TMP/worker.log" AIGW_UPSTREAM_URL="$MOCK/v1" \
+        AIGW_PMOCK_URL="$PMOCK" AIGW_TEST_CREDENTIALS="$VAR/credentials" "$@" \
+        spawn-fcgi -s "$TMP/aigw.sock" -P "$TMP/worker.pid" -- \
+        "$ROOT/fcgi/aigw-fcgi" >/dev/null
+    local i
+    for i in $(seq 50); do [ -S "$TMP/aigw.sock" ] && return 0; sleep 0.1; done
+    return 1
+}
+# fcgi_call KEY BODY [PATH]: one FastCGI request to the spawned worker;
+# prints the raw CGI response (Status: line, headers, body)
+fcgi_call() {
+    REQUEST_METHOD=${METHOD:-POST} REQUEST_URI=${3:-/v1/chat/completions} \
+    CONTENT_TYPE=application/json CONTENT_LENGTH=${#2} \
+    HTTP_AUTHORIZATION="Bearer $1" SERVER_PROTOCOL=HTTP/1.1 \
+        cgi-fcgi -bind -connect "$TMP/aigw.sock" <<<"$2"
+}
+stop_worker() {
+    local pid
+    pid=$(cat "$TMP/worker.pid" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 50); do
+        [ "$(ps -o stat= -p "$pid" | grep -cv Z)" = 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
