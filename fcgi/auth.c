@@ -205,6 +205,8 @@ int auth_check(struct db_session *db, const struct request *r,
     if (hit == 1)
         return AUTH_OK;
     found = db_lookup(db, h, id);
+    if (found < 0 && db->conn == NULL && db->retry_at_ms == 0)
+        found = db_lookup(db, h, id);  /* the connection was stale */
     if (found == 1) {
         cache_put(h, id);
         return AUTH_OK;

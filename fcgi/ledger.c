@@ -78,9 +78,23 @@ void ledger_submit(const struct usage_event *ev)
     }
 }
 
+static int ingest_once(char **lines, size_t n);
+
 /* Inserts lines in one statement. 0 stored, -1 connection problem,
- * -2 the database refused the data (some line is bad). */
+ * -2 the database refused the data (some line is bad). A connection that
+ * went stale (the server restarted since its last use) is replaced once
+ * before giving up. */
 static int ingest(char **lines, size_t n)
+{
+    int had_conn = lg.db.conn != NULL;
+    int rc = ingest_once(lines, n);
+
+    if (rc == -1 && had_conn && lg.db.conn == NULL)
+        rc = ingest_once(lines, n);
+    return rc;
+}
+
+static int ingest_once(char **lines, size_t n)
 {
     PGconn *c = db_get(&lg.db);
     PGresult *res;
