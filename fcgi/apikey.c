@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,10 +34,23 @@ int apikey_generate(char *out, size_t outsz)
     return 0;
 }
 
+/* OpenSSL 3 looks the digest up by name on every SHA256() call: fetch it
+ * once per process instead (the hash is on every request's path). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void apikey_hash(const char *key, size_t len,
                  unsigned char out[APIKEY_HASH_LEN])
 {
-    SHA256((const unsigned char *)key, len, out);
+    pthread_once(&sha256_once, fetch_sha256);
+    if (sha256_md == NULL ||
+        EVP_Digest(key, len, out, NULL, sha256_md, NULL) != 1)
+        SHA256((const unsigned char *)key, len, out);
 }
 
 void apikey_hint(const char *key, size_t len, char *out, size_t outsz)

@@ -250,6 +250,8 @@ void relay_handle(struct request *r, const struct route *rt,
         .stream = x.p.stream, .request_id = r->request_id, .ev = &r->ev,
         .sse = &w->sse, .scratch = &w->scratch, .url = &w->url,
         .body = &w->upbody,
+        .raw_body = fe->passthrough ? r->body : NULL,
+        .raw_body_len = fe->passthrough ? r->body_len : 0,
     };
     if (be->ops->build(&x.call) < 0) {
         int st = x.call.build_status;
@@ -336,6 +338,7 @@ static void openai_error_out(struct relay *x, int status, const char *json,
 
 const struct frontend frontend_openai = {
     .name = "openai",
+    .passthrough = 1,
     .parse = openai_parse_req,
     .chunk = openai_chunk,
     .stream_end = openai_stream_end,

@@ -18,7 +18,9 @@ struct relay;
 struct frontend {
     const char *name;
     /* Parses the client's body into the unified request (*out, caller
-     * puts) and its parameters. On error answers the client, returns -1. */
+     * puts) and its parameters. On error answers the client, returns -1.
+     * passthrough: the client's body is the unified request itself. */
+    int passthrough;
     int (*parse)(struct request *r, enum provider_op op,
                  struct json_object **out, struct chat_params *p);
     /* A unified chunk of a stream: write it in the client's dialect. */

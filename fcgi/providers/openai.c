@@ -44,8 +44,12 @@ static int openai_build(struct provider_call *c)
         jadd(so, "include_usage", json_object_new_boolean(1));
         jadd(c->req, "stream_options", so);
     }
-    buf_adds(c->body, json_object_to_json_string_ext(c->req,
-             JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    if (c->raw_body != NULL && !c->stream)
+        /* nothing to change: relay the client's bytes as they came */
+        buf_add(c->body, c->raw_body, c->raw_body_len);
+    else
+        buf_adds(c->body, json_object_to_json_string_ext(c->req,
+                 JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     if (be->api_key != NULL)
         add_auth(c, "Authorization: Bearer ", be->api_key);
     c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");

@@ -34,6 +34,10 @@ struct provider_call {
     const struct backend *be;
     enum provider_op op;
     struct json_object *req;     /* the unified request; may be modified */
+    const char *raw_body;        /* the client's body when it IS the
+                                    unified request (OpenAI clients), for
+                                    pass-through; NULL otherwise */
+    size_t raw_body_len;
     const char *model;           /* model name as the client asked */
     int stream;
     const char *request_id;
