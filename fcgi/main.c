@@ -27,6 +27,9 @@
 static const struct config *cfg;
 static atomic_int stopping;
 static atomic_int active;
+/* process lifetime; threads still blocked in accept() use them at exit */
+static struct worker *workers;
+static pthread_t *threads;
 
 static int io_write(void *ctx, const char *p, size_t n)
 {
@@ -192,8 +195,6 @@ int main(int argc, char **argv)
     const char *path = getenv("AIGW_CONFIG");
     int check = 0, sig;
     char err[512];
-    struct worker *workers;
-    pthread_t *threads;
     sigset_t set;
     struct config *c;
 
