@@ -69,9 +69,12 @@ spawn_worker() {
         AIGW_LOG_FILE="$TMP/worker.log" AIGW_UPSTREAM_URL="$MOCK/v1" \
         AIGW_PMOCK_URL="$PMOCK" AIGW_TEST_CREDENTIALS="$VAR/credentials" "$@" \
         spawn-fcgi -s "$TMP/aigw.sock" -P "$TMP/worker.pid" -- \
-        "$ROOT/fcgi/aigw-fcgi" >/dev/null
+        ${WRAP:-} "$ROOT/fcgi/aigw-fcgi" >/dev/null
     local i
-    for i in $(seq 50); do [ -S "$TMP/aigw.sock" ] && return 0; sleep 0.1; done
+    for i in $(seq 100); do
+        grep -q 'serving with' "$TMP/worker.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
     return 1
 }
 # fcgi_call KEY BODY [PATH]: one FastCGI request to the spawned worker;
@@ -86,7 +89,7 @@ stop_worker() {
     local pid
     pid=$(cat "$TMP/worker.pid" 2>/dev/null) || return 0
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for i in $(seq 100); do
         [ "$(ps -o stat= -p "$pid" | grep -cv Z)" = 0 ] && return 0
         sleep 0.1
     done
