@@ -259,6 +259,21 @@ static void add_credentials(struct provider_call *c, struct azure_conf *az)
     pthread_mutex_unlock(&az->mu);
 }
 
+/* The v1 API takes the deployment as the body's model. The client's model
+ * object is put back afterwards: c->model (and the relay's copy of the
+ * pointer) borrow its string. */
+static void write_v1_body(struct provider_call *c, const char *dep)
+{
+    json_object *model = NULL;
+
+    json_object_object_get_ex(c->req, "model", &model);
+    json_object_get(model);
+    jadd(c->req, "model", json_object_new_string(dep));
+    openai_write_body(c);
+    if (model != NULL)
+        json_object_object_add(c->req, "model", model);
+}
+
 static int azure_build(struct provider_call *c)
 {
     struct azure_conf *az = c->be->pstate;
@@ -272,14 +287,13 @@ static int azure_build(struct provider_call *c)
     }
     buf_adds(c->url, c->be->base_url);
     if (az->style == AZ_V1) {
-        /* the v1 API takes the deployment as the body's model */
         buf_addf(c->url, "/openai/v1/%s", op);
-        jadd(c->req, "model", json_object_new_string(dep));
+        write_v1_body(c, dep);
     } else {
         buf_addf(c->url, "/openai/deployments/%s/%s?api-version=%s", dep, op,
                  az->api_version);
+        openai_write_body(c);
     }
-    openai_write_body(c);
     add_credentials(c, az);
     c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
     c->hdrs = curl_slist_append(c->hdrs, c->stream

@@ -205,7 +205,12 @@ static void test_build_v1_entra(void)
     T_OK(setup(&f, NULL, conf, err, sizeof(err)) == 0, "init: entra file");
     call_init(&f, "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\","
               "\"content\":\"hi\"}]}", "gpt-4o", PROV_CHAT, 0);
+    f.c.model = jget_str(f.c.req, "model");     /* as the relay does */
     T_OK(azure_build(&f.c) == 0, "build: v1");
+    T_EQ_STR(f.c.model, "gpt-4o", "build: v1 keeps the client's model "
+             "string alive");
+    T_EQ_STR(jget_str(f.c.req, "model"), "gpt-4o",
+             "build: v1 puts the client's model back");
     T_EQ_STR(f.url.ptr, "https://res.openai.azure.com/openai/v1/"
              "chat/completions", "build: v1 URL, no api-version");
     T_EQ_STR(body_str(&f, "model"), "\"gpt4o-prod\"",
