@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "relay.h"
 #include "config.h"
+#include "frontend_anthropic.h"
 #include "ledger.h"
 #include "log.h"
 #include "models.h"
@@ -111,8 +112,9 @@ static void dispatch(const struct config *cfg, struct request *r,
     int chat = path_is(r, off, "/chat/completions");
     int embed = path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
+    int messages = path_is(r, off, "/messages");   /* Anthropic's API */
 
-    if (embed)
+    if (embed || messages)
         chat = 1;            /* the same flow: POST, body, relay */
     if (!chat && !models) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
@@ -138,7 +140,8 @@ static void dispatch(const struct config *cfg, struct request *r,
         return;
     }
     *ledger = 1;             /* an authenticated inference request */
-    relay_handle(r, rt, embed ? PROV_EMBED : PROV_CHAT, &frontend_openai);
+    relay_handle(r, rt, embed ? PROV_EMBED : PROV_CHAT,
+                 messages ? &frontend_anthropic : &frontend_openai);
 }
 
 static void settle(struct request *r, int to_ledger)
