@@ -21,6 +21,7 @@
 #include "../gauth.h"
 #include "../log.h"
 #include "../xalloc.h"
+#include "anthropic.h"
 #include "gemini.h"
 #include "provider.h"
 
@@ -151,18 +152,59 @@ static int add_token(struct provider_call *c, struct vertex *v)
     return rc;
 }
 
+/* Claude models are served by Anthropic's publisher on Vertex AI, in the
+ * Messages dialect (rawPredict / streamRawPredict). */
+static int is_claude(const struct provider_call *c)
+{
+    return strncmp(c->model, "claude", 6) == 0;
+}
+
+#define VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
+#define VERTEX_CLAUDE_MAX_TOKENS 4096
+
+static int claude_build(struct provider_call *c, struct vertex *v)
+{
+    struct buf tok = BUF_INIT(16384);
+    unsigned long gen;
+    char err[256];
+    int rc = 0;
+
+    if (anthropic_messages_body(c, VERTEX_ANTHROPIC_VERSION,
+                                VERTEX_CLAUDE_MAX_TOKENS, c->body) < 0)
+        return -1;
+    buf_addf(c->url, "%s/projects/%s/locations/%s/publishers/anthropic/"
+             "models/%s:%s", c->be->base_url, v->project, v->region,
+             c->model, c->stream ? "streamRawPredict" : "rawPredict");
+    if (buf_error(c->url))
+        return fail(c, "the model name is too long");
+    if (gauth_token(v->auth, &tok, &gen, err, sizeof(err)) < 0) {
+        log_warn(c->request_id, "%s: no access token: %s", c->be->name, err);
+        c->build_status = 502;
+        buf_reset(c->scratch);
+        buf_addf(c->scratch, "could not obtain a Google access token for "
+                 "this backend: %s", err);
+        rc = -1;
+    } else {
+        gemini_add_header(c, "Authorization: Bearer ", tok.ptr);
+        gemini_add_json_headers(c);
+    }
+    if (tok.ptr != NULL)
+        memset(tok.ptr, 0, tok.len);
+    buf_release(&tok);
+    return rc;
+}
+
 static int vertex_build(struct provider_call *c)
 {
     struct vertex *v = c->be->pstate;
 
     if (c->op != PROV_CHAT)
         return fail(c, "the vertex provider serves chat completions only");
-    if (strstr(c->model, "claude") != NULL)
-        return fail(c, "Claude models on Vertex AI are not supported by "
-                       "this gateway yet");
     if (!gemini_model_ok(c->model))
         return fail(c, "model names for this provider may only contain "
                        "letters, digits and . _ @ -");
+    if (is_claude(c))
+        return claude_build(c, v);
     if (gemini_chat_body(c) < 0)
         return -1;
     buf_addf(c->url, "%s/projects/%s/locations/%s/publishers/google/models/"
@@ -184,9 +226,47 @@ static void vertex_error(struct provider_call *c, long status,
     struct vertex *v = c->be->pstate;
     struct gemini_st *st = c->st;
 
+    if (is_claude(c)) {
+        if (status == 401) {
+            /* drop the token that was refused (the current one) */
+            struct buf tok = BUF_INIT(16384);
+            unsigned long gen;
+            char err[64];
+
+            if (gauth_token(v->auth, &tok, &gen, err, sizeof(err)) == 0)
+                gauth_invalidate(v->auth, gen);
+            if (tok.ptr != NULL)
+                memset(tok.ptr, 0, tok.len);
+            buf_release(&tok);
+        }
+        anthropic_error(c, status, body, len, out);
+        return;
+    }
     if (status == 401 && st != NULL)
         gauth_invalidate(v->auth, st->auth_gen);
     gemini_error(c, status, body, len, out);
+}
+
+static int vertex_parse(struct provider_call *c, const char *body,
+                        size_t len, struct buf *out)
+{
+    return is_claude(c) ? anthropic_parse(c, body, len, out)
+                        : gemini_parse(c, body, len, out);
+}
+
+static int vertex_stream(struct provider_call *c, const char *p, size_t n,
+                         struct chunk_sink *sink, int *done)
+{
+    return is_claude(c) ? anthropic_stream(c, p, n, sink, done)
+                        : gemini_stream(c, p, n, sink, done);
+}
+
+static void vertex_finish(struct provider_call *c)
+{
+    if (is_claude(c))
+        anthropic_finish(c);
+    else
+        gemini_finish(c);
 }
 
 const struct provider_ops provider_vertex = {
@@ -194,8 +274,8 @@ const struct provider_ops provider_vertex = {
     .init = vertex_init,
     .destroy = vertex_destroy,
     .build = vertex_build,
-    .parse = gemini_parse,
-    .stream = gemini_stream,
+    .parse = vertex_parse,
+    .stream = vertex_stream,
     .error = vertex_error,
-    .finish = gemini_finish,
+    .finish = vertex_finish,
 };

@@ -76,8 +76,25 @@ is "stream: deltas" "$(grep '^data: {' "$TMP/b" | sed 's/^data: //' |
 is "stream: usage chunk when asked" "$(grep -c '"choices":\[\]' "$TMP/b")" 1
 is "stream: [DONE]" "$(grep '^data:' "$TMP/b" | tail -n1)" "data: [DONE]"
 
-is "claude on vertex: 400 (not served yet)" "$(call "$(chat claude-opus-4-1@20250805)")" 400
-like "claude on vertex: says so" "$(jq -r .error.message "$TMP/b")" 'Claude models on Vertex AI'
+# --- Claude on Vertex AI: Anthropic's publisher, Messages dialect ---------
+C=claude-opus-4-1@20250805
+is "claude on vertex: 200" "$(call "$(chat $C hi ',"max_tokens":64')")" 200
+is "claude on vertex: rawPredict under publishers/anthropic" "$(last | jq -r .path)" \
+    "/vertex/v1/projects/aigw-test/locations/us-central1/publishers/anthropic/models/$C:rawPredict"
+is "claude on vertex: anthropic_version in the body, no model" \
+    "$(sent '[.anthropic_version, has("model"), .max_tokens]')" '["vertex-2023-10-16",false,64]'
+like "claude on vertex: bearer token, no API key" "$(last | jq -r '.headers.authorization + " " + (.headers["x-api-key"] // "none")')" \
+    '^Bearer ya29\.mock-.* none$'
+is "claude on vertex: text" "$(jq -r .choices[0].message.content "$TMP/b")" "Hello from anthropic!"
+cid=$(rid)
+is "claude on vertex: ledger row priced by its model" \
+    "$(row "backend || '/' || (prompt_tokens > 0) || '/' || (completion_tokens > 0)" "$cid" "vertex/true/true")" \
+    "vertex/true/true"
+call "$(chat $C hi ',"stream":true')" -N >/dev/null
+is "claude on vertex: streamRawPredict" "$(last | jq -r .path | sed 's/.*://')" streamRawPredict
+is "claude on vertex: streamed deltas" "$(grep '^data: {' "$TMP/b" | sed 's/^data: //' |
+    jq -r '.choices[0].delta.content // empty' | grep -v '^$' | tr '\n' '|')" "Hello| from anthropic|!|"
+is "claude on vertex: stream ends with [DONE]" "$(grep '^data:' "$TMP/b" | tail -n1)" "data: [DONE]"
 is "429: status and Google's status code" "$(call "$(chat vertex-error-429)")/$(jq -r .error.code "$TMP/b")" \
     "429/RESOURCE_EXHAUSTED"
 like "429: Retry-After passed on" "$(tr -d '\r' <"$TMP/h")" '^Retry-After: 7$'

@@ -253,9 +253,13 @@ static void test_build(void)
 
     T_EQ_INT(build(be, "{\"model\":\"claude-opus-4-1@20250805\",\"messages\""
                    ":[{\"role\":\"user\",\"content\":\"hi\"}]}", PROV_CHAT,
-                   &c), -1, "claude models refused");
-    T_OK(c.build_status == 0 && strstr(scratch.ptr, "Claude") != NULL,
-         "claude: a 400 with a message");
+                   &c), 0, "claude: built for Anthropic's publisher");
+    T_OK(strstr(url.ptr, "/publishers/anthropic/models/"
+                "claude-opus-4-1@20250805:rawPredict") != NULL,
+         "claude: rawPredict URL");
+    T_OK(strstr(c.body->ptr, "\"anthropic_version\":\"vertex-2023-10-16\"")
+         != NULL && strstr(c.body->ptr, "\"model\"") == NULL,
+         "claude: Messages body with the Vertex version, no model");
     done(&c);
     T_EQ_INT(build(be, "{\"model\":\"text-embedding-005\",\"input\":\"x\"}",
                    PROV_EMBED, &c), -1, "embeddings refused");

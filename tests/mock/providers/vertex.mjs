@@ -15,6 +15,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { googleError, serveGenerate } from "./gemini.mjs";
 
+import { serveMessages } from "./anthropic.mjs";
+
 export const prefix = "/vertex";
 const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 const GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -100,17 +102,38 @@ function serveControl(rest, req, res, body) {
   return json(res, 200, {});
 }
 
+// Claude on Vertex AI: the Messages API body without "model", with
+// "anthropic_version": "vertex-2023-10-16", at :rawPredict (JSON) or
+// :streamRawPredict (SSE, "stream": true in the body).
+async function serveClaude(res, body, ctx, model, method) {
+  let r;
+  try { r = JSON.parse(body.toString("utf8")); }
+  catch { return googleError(res, 400, "INVALID_ARGUMENT", "Invalid JSON payload received."); }
+  if (r.anthropic_version !== "vertex-2023-10-16")
+    return json(res, 400, { type: "error", error: { type: "invalid_request_error",
+      message: "anthropic_version: Input should be 'vertex-2023-10-16'" } });
+  if ("model" in r)
+    return json(res, 400, { type: "error", error: { type: "invalid_request_error",
+      message: "model: Extra inputs are not permitted" } });
+  if ((method === "streamRawPredict") !== (r.stream === true))
+    return googleError(res, 400, "INVALID_ARGUMENT", `${method} does not match "stream": ${r.stream}`);
+  if (method !== "rawPredict" && method !== "streamRawPredict")
+    return googleError(res, 404, "NOT_FOUND", `Unknown method ${method}`);
+  const { anthropic_version, ...rest } = r;
+  return serveMessages({ ...rest, model }, body.length, res, ctx);
+}
+
 export async function handle(req, res, body, ctx) {
   const url = new URL(req.url, "http://mock");
   const rest = url.pathname.slice(prefix.length);
   if (["/__tokens", "/__token_mode", "/__revoke"].includes(rest))
     return serveControl(rest, req, res, body);
   if (rest === "/token" && req.method === "POST") return serveToken(req, res, body);
-  const m = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):([A-Za-z]+)$/
+  const m = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):([A-Za-z]+)$/
     .exec(rest);
   if (!m || req.method !== "POST")
     return googleError(res, 404, "NOT_FOUND", `The requested URL ${url.pathname} was not found on this server.`);
-  const [, project, location, model, method] = m;
+  const [, project, location, publisher, model, method] = m;
   const auth = /^Bearer (.+)$/.exec(req.headers.authorization || "");
   const exp = auth ? tokens.get(auth[1]) : undefined;
   if (!exp || exp <= Date.now())
@@ -120,6 +143,8 @@ export async function handle(req, res, body, ctx) {
   if (project !== account().sa.project_id)
     return googleError(res, 403, "PERMISSION_DENIED",
       `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`);
+  if (publisher === "anthropic")
+    return serveClaude(res, body, ctx, model, method);
   return serveGenerate(req, res, body, ctx,
                        { name: "vertex", model, method, alt: url.searchParams.get("alt"), vertex: true });
 }
