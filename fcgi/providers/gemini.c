@@ -766,6 +766,40 @@ out:
     return rc;
 }
 
+/* Vertex AI's text-embedding models: {base}/...:predict with
+ * {"instances":[{"content":..}],"parameters":{"outputDimensionality":N}}. */
+int gemini_vertex_embed_body(struct provider_call *c)
+{
+    json_object *in = member(c->req, "input"), *root, *inst;
+    long long dims = jget_int(c->req, "dimensions", -1);
+    size_t n = 1;
+    int rc = -1;
+
+    root = json_object_new_object();
+    inst = json_object_new_array();
+    jadd(root, "instances", inst);
+    if (in != NULL && json_object_is_type(in, json_type_array))
+        n = json_object_array_length(in);
+    for (size_t i = 0; i < n; i++) {
+        json_object *s = json_object_is_type(in, json_type_array)
+                         ? json_object_array_get_idx(in, i) : in;
+
+        if (s == NULL || !json_object_is_type(s, json_type_string)) {
+            fail(c, "this provider embeds text only: input must be a "
+                    "string or an array of strings");
+            goto out;
+        }
+        json_object_array_add(inst, wrap("content", json_object_get(s)));
+    }
+    if (dims > 0)
+        jadd(root, "parameters", wrap("outputDimensionality",
+                                      json_object_new_int64(dims)));
+    rc = write_body(c, root);
+out:
+    json_object_put(root);
+    return rc;
+}
+
 /* --- replies ----------------------------------------------------------- */
 
 /* usageMetadata: prompt (+ tool-use prompt) tokens in, candidates +
@@ -950,13 +984,54 @@ static void add_base64_floats(struct buf *out, json_object *values)
 
 /* {"embeddings":[{"values":[...]}]} as OpenAI's embeddings list. Gemini
  * reports no usage for embeddings; when it does, it is taken. */
+static int embed_list(struct provider_call *c, json_object *root,
+                      json_object *embs, int b64, struct buf *out);
+
+/* Vertex's predictions[i].embeddings {values, statistics.token_count}:
+ * the vectors in Gemini's {"values"} shape into *embs (caller puts), the
+ * summed token counts as usage. */
+static json_object *vertex_predictions(struct provider_call *c,
+                                       json_object *preds)
+{
+    json_object *embs = json_object_new_array();
+    long long tokens = 0;
+
+    for (size_t i = 0; i < json_object_array_length(preds); i++) {
+        json_object *e = member(json_object_array_get_idx(preds, i),
+                                "embeddings");
+        json_object *v = array_member(e, "values");
+
+        if (v == NULL) {
+            json_object_put(embs);
+            return NULL;
+        }
+        tokens += jget_int(member(e, "statistics"), "token_count", 0);
+        json_object_array_add(embs, wrap("values", json_object_get(v)));
+    }
+    oai_set_usage(c->ev, tokens, 0, 0);
+    return embs;
+}
+
 static int embed_reply(struct provider_call *c, json_object *root,
                        struct buf *out)
 {
+    json_object *preds = array_member(root, "predictions"), *owned = NULL;
     json_object *embs = array_member(root, "embeddings");
     const char *fmt = jget_str(c->req, "encoding_format");
     int b64 = fmt != NULL && strcmp(fmt, "base64") == 0;
+    int rc;
 
+    if (preds != NULL && (owned = embs = vertex_predictions(c, preds)) ==
+                         NULL)
+        return -1;
+    rc = embed_list(c, root, embs, b64, out);
+    json_object_put(owned);
+    return rc;
+}
+
+static int embed_list(struct provider_call *c, json_object *root,
+                      json_object *embs, int b64, struct buf *out)
+{
     if (embs == NULL)
         return -1;
     read_usage(root, c->ev);

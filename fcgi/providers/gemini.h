@@ -32,6 +32,8 @@ int gemini_model_ok(const char *model);
 int gemini_chat_body(struct provider_call *c);
 /* The batchEmbedContents body for the embeddings request c->req. */
 int gemini_embed_body(struct provider_call *c);
+/* Vertex AI's :predict body for text-embedding models. */
+int gemini_vertex_embed_body(struct provider_call *c);
 
 /* Adds the header "<prefix><secret>" without leaving a copy behind. */
 void gemini_add_header(struct provider_call *c, const char *prefix,

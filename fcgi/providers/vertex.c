@@ -198,11 +198,21 @@ static int vertex_build(struct provider_call *c)
 {
     struct vertex *v = c->be->pstate;
 
-    if (c->op != PROV_CHAT)
-        return fail(c, "the vertex provider serves chat completions only");
     if (!gemini_model_ok(c->model))
         return fail(c, "model names for this provider may only contain "
                        "letters, digits and . _ @ -");
+    if (c->op == PROV_EMBED) {
+        if (gemini_vertex_embed_body(c) < 0)
+            return -1;
+        buf_addf(c->url, "%s/projects/%s/locations/%s/publishers/google/"
+                 "models/%s:predict", c->be->base_url, v->project,
+                 v->region, c->model);
+        if (buf_error(c->url) || add_token(c, v) < 0)
+            return buf_error(c->url) ? fail(c, "the model name is too long")
+                                     : -1;
+        gemini_add_json_headers(c);
+        return 0;
+    }
     if (is_claude(c))
         return claude_build(c, v);
     if (gemini_chat_body(c) < 0)

@@ -76,6 +76,20 @@ is "stream: deltas" "$(grep '^data: {' "$TMP/b" | sed 's/^data: //' |
 is "stream: usage chunk when asked" "$(grep -c '"choices":\[\]' "$TMP/b")" 1
 is "stream: [DONE]" "$(grep '^data:' "$TMP/b" | tail -n1)" "data: [DONE]"
 
+# --- embeddings: text-embedding models at :predict -----------------------
+st=$(curl -sS -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' "$GW$R/embeddings" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d '{"model":"text-embedding-005","input":["hello there","second text"],"dimensions":4}')
+is "embeddings: 200" "$st" 200
+is "embeddings: :predict upstream" "$(last | jq -r .path | sed 's/.*://')" predict
+is "embeddings: instances and dimensions sent" \
+    "$(sent '[.instances[].content, .parameters.outputDimensionality]')" '["hello there","second text",4]'
+is "embeddings: two vectors of 4" "$(jq -c '[.data[].embedding | length]' "$TMP/b")" '[4,4]'
+is "embeddings: OpenAI list shape" "$(jq -r '.object + "/" + .data[1].object + "/" + (.data[1].index|tostring)' "$TMP/b")" list/embedding/1
+eid=$(rid)
+is "embeddings: token count in the ledger" "$(row "prompt_tokens" "$eid" 6)" 6
+is "embeddings: usage in the reply" "$(jq -r .usage.prompt_tokens "$TMP/b")" 6
+
 # --- Claude on Vertex AI: Anthropic's publisher, Messages dialect ---------
 C=claude-opus-4-1@20250805
 is "claude on vertex: 200" "$(call "$(chat $C hi ',"max_tokens":64')")" 200

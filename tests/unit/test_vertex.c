@@ -262,7 +262,14 @@ static void test_build(void)
          "claude: Messages body with the Vertex version, no model");
     done(&c);
     T_EQ_INT(build(be, "{\"model\":\"text-embedding-005\",\"input\":\"x\"}",
-                   PROV_EMBED, &c), -1, "embeddings refused");
+                   PROV_EMBED, &c), 0, "embeddings built");
+    T_OK(strstr(url.ptr, "/publishers/google/models/text-embedding-005:"
+                "predict") != NULL, "embeddings: :predict URL");
+    T_EQ_STR(c.body->ptr, "{\"instances\":[{\"content\":\"x\"}]}",
+             "embeddings: instances body");
+    done(&c);
+    T_EQ_INT(build(be, "{\"model\":\"text-embedding-005\",\"input\":[1,2]}",
+                   PROV_EMBED, &c), -1, "embeddings of token arrays refused");
     done(&c);
 
     fail_status = 500;

@@ -102,6 +102,30 @@ function serveControl(rest, req, res, body) {
   return json(res, 200, {});
 }
 
+// Text-embedding models: :predict with {"instances":[{"content"}],
+// "parameters"?} -> {"predictions":[{"embeddings":{"values",
+// "statistics":{"token_count","truncated"}}}]}, billed by token_count.
+function servePredict(res, body, ctx, model) {
+  let r;
+  try { r = JSON.parse(body.toString("utf8")); }
+  catch { return googleError(res, 400, "INVALID_ARGUMENT", "Invalid JSON payload received."); }
+  if (!/embedding/.test(model))
+    return googleError(res, 400, "FAILED_PRECONDITION", `${model} does not support :predict`);
+  if (!Array.isArray(r.instances) || r.instances.length === 0 ||
+      !r.instances.every((i) => typeof i.content === "string"))
+    return googleError(res, 400, "INVALID_ARGUMENT", "instances: each needs a content string");
+  const dims = r.parameters?.outputDimensionality || 3;
+  let total = 0;
+  const predictions = r.instances.map((inst, k) => {
+    const n = Math.max(1, Math.ceil(inst.content.length / 4));
+    total += n;
+    return { embeddings: { values: Array.from({ length: dims }, (_, j) => (k + 1) * 0.01 + j * 0.001),
+                           statistics: { token_count: n, truncated: false } } };
+  });
+  ctx.count(total, 0);
+  return json(res, 200, { predictions, metadata: { billableCharacterCount: total * 4 } });
+}
+
 // Claude on Vertex AI: the Messages API body without "model", with
 // "anthropic_version": "vertex-2023-10-16", at :rawPredict (JSON) or
 // :streamRawPredict (SSE, "stream": true in the body).
@@ -145,6 +169,8 @@ export async function handle(req, res, body, ctx) {
       `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/${project}/locations/${location}/publishers/google/models/${model}' (or it may not exist).`);
   if (publisher === "anthropic")
     return serveClaude(res, body, ctx, model, method);
+  if (method === "predict")
+    return servePredict(res, body, ctx, model);
   return serveGenerate(req, res, body, ctx,
                        { name: "vertex", model, method, alt: url.searchParams.get("alt"), vertex: true });
 }
