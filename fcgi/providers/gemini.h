@@ -17,7 +17,6 @@ struct gemini_st {
     struct oai_stream os;
     int started;             /* os initialised */
     int n_tools;             /* tool calls emitted so far */
-    unsigned long auth_gen;  /* vertex: generation of the token used */
 };
 
 /* c->st, allocated on first use. */

@@ -128,15 +128,15 @@ static void vertex_destroy(struct backend *be)
     be->pstate = NULL;
 }
 
-/* Authorization: Bearer <token>, or 502 when no token can be had. */
+/* Authorization: Bearer <token>, or 502 when no token can be had. The
+ * token's generation goes to c->cred_gen (dropped after a 401). */
 static int add_token(struct provider_call *c, struct vertex *v)
 {
     struct buf tok = BUF_INIT(16384);
-    struct gemini_st *st = gemini_state(c);
     char err[256];
     int rc = 0;
 
-    if (gauth_token(v->auth, &tok, &st->auth_gen, err, sizeof(err)) < 0) {
+    if (gauth_token(v->auth, &tok, &c->cred_gen, err, sizeof(err)) < 0) {
         log_warn(c->request_id, "%s: no access token: %s", c->be->name, err);
         c->build_status = 502;
         buf_reset(c->scratch);
@@ -164,11 +164,6 @@ static int is_claude(const struct provider_call *c)
 
 static int claude_build(struct provider_call *c, struct vertex *v)
 {
-    struct buf tok = BUF_INIT(16384);
-    unsigned long gen;
-    char err[256];
-    int rc = 0;
-
     if (anthropic_messages_body(c, VERTEX_ANTHROPIC_VERSION,
                                 VERTEX_CLAUDE_MAX_TOKENS, c->body) < 0)
         return -1;
@@ -177,21 +172,10 @@ static int claude_build(struct provider_call *c, struct vertex *v)
              c->model, c->stream ? "streamRawPredict" : "rawPredict");
     if (buf_error(c->url))
         return fail(c, "the model name is too long");
-    if (gauth_token(v->auth, &tok, &gen, err, sizeof(err)) < 0) {
-        log_warn(c->request_id, "%s: no access token: %s", c->be->name, err);
-        c->build_status = 502;
-        buf_reset(c->scratch);
-        buf_addf(c->scratch, "could not obtain a Google access token for "
-                 "this backend: %s", err);
-        rc = -1;
-    } else {
-        gemini_add_header(c, "Authorization: Bearer ", tok.ptr);
-        gemini_add_json_headers(c);
-    }
-    if (tok.ptr != NULL)
-        memset(tok.ptr, 0, tok.len);
-    buf_release(&tok);
-    return rc;
+    if (add_token(c, v) < 0)
+        return -1;
+    gemini_add_json_headers(c);
+    return 0;
 }
 
 static int vertex_build(struct provider_call *c)
@@ -234,27 +218,13 @@ static void vertex_error(struct provider_call *c, long status,
                          const char *body, size_t len, struct buf *out)
 {
     struct vertex *v = c->be->pstate;
-    struct gemini_st *st = c->st;
 
-    if (is_claude(c)) {
-        if (status == 401) {
-            /* drop the token that was refused (the current one) */
-            struct buf tok = BUF_INIT(16384);
-            unsigned long gen;
-            char err[64];
-
-            if (gauth_token(v->auth, &tok, &gen, err, sizeof(err)) == 0)
-                gauth_invalidate(v->auth, gen);
-            if (tok.ptr != NULL)
-                memset(tok.ptr, 0, tok.len);
-            buf_release(&tok);
-        }
+    if (status == 401)
+        gauth_invalidate(v->auth, c->cred_gen);
+    if (is_claude(c))
         anthropic_error(c, status, body, len, out);
-        return;
-    }
-    if (status == 401 && st != NULL)
-        gauth_invalidate(v->auth, st->auth_gen);
-    gemini_error(c, status, body, len, out);
+    else
+        gemini_error(c, status, body, len, out);
 }
 
 static int vertex_parse(struct provider_call *c, const char *body,
