@@ -612,7 +612,7 @@ static void add_inference(json_object *req, json_object *root)
 
 static json_object *tool_spec(json_object *tool, struct buf *why)
 {
-    json_object *fn, *spec, *schema, *params, *b;
+    json_object *fn, *spec, *schema, *b;
     const char *name, *desc;
 
     if (!json_object_object_get_ex(tool, "function", &fn) ||
@@ -625,15 +625,7 @@ static json_object *tool_spec(json_object *tool, struct buf *why)
     if ((desc = jget_str(fn, "description")) != NULL && *desc != '\0')
         jadd(spec, "description", json_object_new_string(desc));
     schema = json_object_new_object();
-    if (json_object_object_get_ex(fn, "parameters", &params) &&
-        json_object_is_type(params, json_type_object)) {
-        jadd(schema, "json", json_object_get(params));
-    } else {
-        params = json_object_new_object();
-        jadd(params, "type", json_object_new_string("object"));
-        jadd(params, "properties", json_object_new_object());
-        jadd(schema, "json", params);
-    }
+    jadd(schema, "json", oai_tool_schema(fn));
     jadd(spec, "inputSchema", schema);
     b = json_object_new_object();
     jadd(b, "toolSpec", spec);
