@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authcfg.h"
 #include "buf.h"
 #include "log.h"
 #include "providers/provider.h"
@@ -453,6 +454,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
     }
     if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0)
         goto fail;
+    if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
+        goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
         cfg->log_file = NULL;
@@ -521,6 +524,7 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].prefix);
         free(cfg->routes[i].backends);
     }
+    authcfg_free(cfg->authz);
     free(cfg->backends);
     free(cfg->routes);
     free(cfg->db_conninfo);

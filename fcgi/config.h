@@ -51,6 +51,7 @@ struct config {
     size_t n_backends;
     struct route *routes;
     size_t n_routes;
+    struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

@@ -7,9 +7,11 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "authcfg.h"
 #include "config.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "rbac.h"
 #include "providers/oai.h"
 #include "request.h"
 #include "upstream.h"
@@ -236,6 +238,13 @@ void relay_handle(struct request *r, const struct route *rt,
         snprintf(msg, sizeof(msg), "The model `%s` does not exist or you do "
                  "not have access to it.", x.p.model);
         fail(&x, 404, "model_not_found", msg);
+        goto out;
+    }
+    if (r->ident != NULL &&      /* RBAC and key scopes on the model */
+        !rbac_allow_model(r->w->cfg->authz->rbac, r->ident, rt->name,
+                          be->name, x.p.model)) {
+        fail(&x, 403, "model_not_allowed", "You do not have access to "
+             "this model.");
         goto out;
     }
     r->ev.backend = be->name;
