@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct json_object;
+struct guardrails;
 
 struct backend {
     char *name;
@@ -51,6 +52,7 @@ struct config {
     size_t n_backends;
     struct route *routes;
     size_t n_routes;
+    struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a
