@@ -285,6 +285,34 @@ int main(void)
         free(big);
     }
 
+    /* benchmark (not a test): AIGW_GUARD_BENCH=1 build/unit/test_guardrails
+     * prints the cost of all builtins on a ~1 KB prompt */
+    if (getenv("AIGW_GUARD_BENCH") != NULL) {
+        struct buf p = BUF_INIT(1 << 16), out = BUF_INIT(1 << 16);
+        struct timespec t0, t1;
+        int iters = 20000, found = 0;
+        double us;
+
+        while (p.len < 1000)
+            buf_adds(&p, "Please summarise the meeting notes: the team met "
+                     "on Tuesday, reviewed Q3 numbers and agreed next steps. ");
+        buf_adds(&p, "Contact bob@example.com.");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < iters; i++) {
+            struct guard_hits h = { 0 };
+
+            buf_reset(&out);
+            found += guard_scan(G, all, p.ptr, p.len, &out, &h);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        us = ((t1.tv_sec - t0.tv_sec) * 1e6 +
+              (t1.tv_nsec - t0.tv_nsec) / 1e3) / iters;
+        printf("# bench: all 10 builtins, %zu-byte prompt (1 match, masked):"
+               " %.1f us per scan (%d matches)\n", p.len, us, found);
+        buf_release(&p);
+        buf_release(&out);
+    }
+
     /* config errors */
     config_free(cfg);
     cfg = load("\"guardrails\":{\"sets\":[{\"name\":\"a\",\"request\":"
