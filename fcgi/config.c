@@ -9,6 +9,7 @@
 
 #include "authcfg.h"
 #include "buf.h"
+#include "guardrails.h"
 #include "log.h"
 #include "providers/provider.h"
 #include "xalloc.h"
@@ -452,7 +453,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
                       : json_tokener_error_desc(json_tokener_get_error(tok)));
         goto fail;
     }
-    if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0)
+    if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
+        guardrails_load(root, cfg, err, errsz) < 0)
         goto fail;
     if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
         goto fail;
@@ -525,6 +527,7 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].backends);
     }
     authcfg_free(cfg->authz);
+    guardrails_free(cfg->guardrails);
     free(cfg->backends);
     free(cfg->routes);
     free(cfg->db_conninfo);

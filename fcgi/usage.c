@@ -70,6 +70,8 @@ static void add_common(const struct usage_event *ev, struct buf *b)
     buf_addf(b, ",\"stream\":%s,\"partial\":%s",
              ev->stream ? "true" : "false", ev->partial ? "true" : "false");
     add_str(b, "error_type", ev->error_type);
+    if (ev->guardrail[0] != '\0')
+        add_str(b, "guardrail", ev->guardrail);
 }
 
 void usage_event_json(const struct usage_event *ev, struct buf *out)
