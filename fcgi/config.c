@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "guardrails.h"
 #include "log.h"
+#include "quotacfg.h"
 #include "providers/provider.h"
 #include "xalloc.h"
 
@@ -458,6 +459,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
         goto fail;
     if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
         goto fail;
+    if (quotacfg_load(cfg, root, err, errsz) < 0)  /* quotas section */
+        goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
         cfg->log_file = NULL;
@@ -528,6 +531,7 @@ void config_free(struct config *cfg)
     }
     authcfg_free(cfg->authz);
     guardrails_free(cfg->guardrails);
+    quotacfg_free(cfg->quotas);
     free(cfg->backends);
     free(cfg->routes);
     free(cfg->db_conninfo);

@@ -8,6 +8,7 @@
 
 struct json_object;
 struct guardrails;
+struct quota_settings;
 
 struct backend {
     char *name;
@@ -54,6 +55,7 @@ struct config {
     size_t n_routes;
     struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
+    struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

@@ -13,6 +13,8 @@
 #include "ledger.h"
 #include "log.h"
 #include "models.h"
+#include "quota.h"
+#include "admin.h"
 #include "rbac.h"
 #include "request.h"
 #include "worker.h"
@@ -135,9 +137,11 @@ static void dispatch(const struct config *cfg, struct request *r,
     int embed = path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
     int messages = path_is(r, off, "/messages");   /* Anthropic's API */
+    int usage = path_is(r, off, "/usage");         /* own limits (quota.c) */
 
     if (embed || messages)
         chat = 1;            /* the same flow: POST, body, relay */
+    models |= usage;         /* the same flow: GET, no body */
     if (!chat && !models) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
@@ -155,6 +159,10 @@ static void dispatch(const struct config *cfg, struct request *r,
     if (!rbac_allow_route(cfg->authz->rbac, &id, rt->name)) {
         req_error(r, 403, "permission_error", "route_not_allowed",
                   "You do not have access to this route.");
+        goto out;
+    }
+    if (usage) {
+        quota_usage_handle(r);
         goto out;
     }
     if (models) {
@@ -182,6 +190,7 @@ static void settle(struct request *r, int to_ledger)
     r->ev.latency_ms = req_elapsed_ms(r);
     if (r->ev.http_status == 0)
         r->ev.http_status = r->status ? r->status : 500;
+    quota_settle(r);          /* the reservation to the real usage */
     if (to_ledger)
         ledger_submit(&r->ev);
     usage_event_log_json(&r->ev, r->method, r->path, &line);
@@ -200,7 +209,9 @@ void gateway_handle(const struct config *cfg, struct request *r)
         return;                       /* probes are not logged */
     }
     rt = router_match(cfg, r->path, r->path_len);
-    if (rt == NULL) {
+    if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
+        admin_handle(cfg, r);         /* operator API (admin.c) */
+    } else if (rt == NULL) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
     } else {

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "rbac.h"
 #include "providers/oai.h"
+#include "quota.h"
 #include "request.h"
 #include "upstream.h"
 #include "worker.h"
@@ -258,6 +259,8 @@ void relay_handle(struct request *r, const struct route *rt,
              "this model.");
         goto out;
     }
+    if (quota_admit(r, x.p.model, req, op == PROV_EMBED) < 0)
+        goto out;                /* 429: a rate limit or quota (quota.c) */
     r->ev.backend = be->name;
     r->ev.provider = be->provider;
     buf_reset(&w->url);

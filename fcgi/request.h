@@ -42,6 +42,8 @@ struct request {
     int headers_sent;
     int client_gone;
     int status;              /* sent to the client */
+    const char *extra_headers;  /* CRLF-terminated lines added to the
+                                   response (rate-limit headers); NULL */
 
     struct worker *w;        /* the serving thread's handles; borrowed */
     const struct identity *ident;  /* the caller, once authenticated */
