@@ -229,6 +229,16 @@ static int pg_admit(struct request *r, const char *vals[QD_N], int64_t now,
     snprintf(sout, sizeof(sout), "%" PRId64, qr.est_out);
     snprintf(sttl, sizeof(sttl), "%ld", gcfg->quotas->reservation_ttl_s);
     res = PQexecPrepared(c, "aigw_quota_reserve", 10, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+        PQstatus(c) != CONNECTION_OK) {  /* a restarted server: once more */
+        PQclear(res);
+        db_failed(db);
+        if ((c = db_get(db)) == NULL ||
+            db_prepare(db, STMT_RESERVE, "aigw_quota_reserve", sql_reserve,
+                       10) < 0)
+            return -2;
+        res = PQexecPrepared(c, "aigw_quota_reserve", 10, p, NULL, NULL, 0);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_warn(r->request_id, "quota reserve: %s", PQerrorMessage(c));
         PQclear(res);
