@@ -28,6 +28,7 @@ struct request {
     const char *content_type;
     const char *authorization;
     const char *x_api_key;
+    const char *traceparent;  /* W3C trace context (HTTP_TRACEPARENT) */
     const char *body;
     size_t body_len;
     enum body_state body_state;

@@ -28,6 +28,13 @@ struct usage_event {
     int stream;
     int partial;              /* ended before the provider finished */
     const char *error_type;   /* NULL on success */
+    /* observability (metrics.c, trace.c): not in the ledger's JSON */
+    const char *operation;    /* "chat", "embeddings"; NULL: none */
+    int64_t cost_pusd;        /* pico-USD at current prices; -1 unknown */
+    char trace_id[33];        /* W3C trace context, lowercase hex */
+    char span_id[17];         /* the gateway's span */
+    char parent_span_id[17];  /* the caller's, "" when none */
+    unsigned char trace_flags;
 };
 
 void usage_event_init(struct usage_event *ev);
