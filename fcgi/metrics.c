@@ -159,8 +159,15 @@ static struct hdr *map_file(const char *path, uint32_t nslots, uint32_t cap,
         }
         goto out;
     }
-    if (st.st_size == 0 && ftruncate(fd, (off_t)size) < 0)
+    /* blocks reserved up front: a sparse file on a full disk or tmpfs
+     * would raise SIGBUS at the first touch of a page */
+    if (st.st_size == 0 && (errno = posix_fallocate(fd, 0, (off_t)size))) {
+        int e = errno;
+
+        if (ftruncate(fd, 0) == 0)
+            errno = e;
         goto out;
+    }
     h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED) {
         h = NULL;

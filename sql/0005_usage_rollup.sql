@@ -111,9 +111,25 @@ FROM usage_events u
 WHERE u.ins_xid >= (SELECT rolled_xid FROM usage_rollup_state)
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
+CREATE FUNCTION aigw_day_lo(p_from timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_from = date_trunc('day', p_from, 'UTC') THEN p_from
+                ELSE date_trunc('day', p_from, 'UTC') + interval '1 day' END
+$$;
+
+CREATE FUNCTION aigw_day_hi(p_from timestamptz, p_to timestamptz)
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT greatest(aigw_day_lo(p_from), date_trunc('day', p_to, 'UTC'))
+$$;
+
 -- The usage of [p_from, p_to) at day granularity, exact: whole UTC days
 -- inside the period come from usage_daily (rollup + tail); the partial
--- days at either end come from the ledger rows themselves.
+-- days at either end come from the ledger rows themselves. The bounds are
+-- plain expressions of the parameters so that partition pruning and the
+-- ts index apply to the ledger scans (and a whole-month period scans no
+-- ledger rows but the tail).
+--   lo: the first midnight at or after p_from
+--   hi: the last midnight at or before p_to, never before lo
 CREATE FUNCTION aigw_usage_between(p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (day date, group_id text, user_id text, api_key_id uuid,
                model text, provider text, route text, requests bigint,
@@ -121,28 +137,29 @@ RETURNS TABLE (day date, group_id text, user_id text, api_key_id uuid,
                total_tokens numeric, cached_tokens numeric,
                cost_pusd numeric, unpriced_requests bigint)
 LANGUAGE sql STABLE AS $$
-    WITH b AS (
-        SELECT d_lo, greatest(d_lo, d_hi) AS d_hi
-        FROM (SELECT
-            CASE WHEN p_from = date_trunc('day', p_from, 'UTC') THEN
-                 (p_from AT TIME ZONE 'UTC')::date
-            ELSE (p_from AT TIME ZONE 'UTC')::date + 1 END AS d_lo,
-            (p_to AT TIME ZONE 'UTC')::date AS d_hi) x)
     SELECT d.day, d.group_id, d.user_id, d.api_key_id, d.model, d.provider,
            d.route, d.requests, d.prompt_tokens, d.completion_tokens,
            d.total_tokens, d.cached_tokens, d.cost_pusd, d.unpriced_requests
-    FROM usage_daily d, b
-    WHERE d.day >= b.d_lo AND d.day < b.d_hi
+    FROM usage_daily d
+    WHERE d.day >= (aigw_day_lo(p_from) AT TIME ZONE 'UTC')::date
+      AND d.day < (aigw_day_hi(p_from, p_to) AT TIME ZONE 'UTC')::date
     UNION ALL
     SELECT (u.ts AT TIME ZONE 'UTC')::date, u.group_id, u.user_id,
            u.api_key_id, coalesce(u.served_model, u.requested_model),
            u.provider, u.route, 1, u.prompt_tokens, u.completion_tokens,
            u.total_tokens, u.cached_tokens, coalesce(u.cost_pusd, 0),
            (u.cost_pusd IS NULL)::int
-    FROM usage_events u, b
-    WHERE u.ts >= p_from AND u.ts < p_to
-      AND (u.ts < (b.d_lo::timestamp AT TIME ZONE 'UTC')
-           OR u.ts >= (b.d_hi::timestamp AT TIME ZONE 'UTC'))
+    FROM usage_events u
+    WHERE u.ts >= p_from AND u.ts < least(p_to, aigw_day_lo(p_from))
+    UNION ALL
+    SELECT (u.ts AT TIME ZONE 'UTC')::date, u.group_id, u.user_id,
+           u.api_key_id, coalesce(u.served_model, u.requested_model),
+           u.provider, u.route, 1, u.prompt_tokens, u.completion_tokens,
+           u.total_tokens, u.cached_tokens, coalesce(u.cost_pusd, 0),
+           (u.cost_pusd IS NULL)::int
+    FROM usage_events u
+    WHERE u.ts >= greatest(p_from, aigw_day_hi(p_from, p_to))
+      AND u.ts < p_to
 $$;
 
 -- Chargeback views (exact; cost in USD with 6 decimals).

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Month-by-group report time over N synthetic ledger rows: aigw-report's
 # rollup + tail vs a naive GROUP BY over the raw rows. Not a timed test:
-# it prints figures. Uses the test stack's PostgreSQL (tests/stack.sh up);
-# its rows live in 2003-01 and are removed at the end.
+# it prints figures. Runs its own PostgreSQL under var/bench (port 27433,
+# or $VAR and $PG_PORT), stopped at the end unless KEEP=1.
 #   N=5000000 bash tests/bench/report-bench.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# a private PostgreSQL by default (var/bench), so `make test` can run meanwhile
+export VAR=${VAR:-$ROOT/var/bench} PG_PORT=${PG_PORT:-27433}
+bash "$ROOT/tests/stack.sh" pg-start && bash "$ROOT/tests/stack.sh" migrate
 eval "$(bash "$ROOT/tests/stack.sh" env)"
 N=${N:-5000000}
 TAIL=${TAIL:-20000}          # rows left unrolled (the live tail)
@@ -50,4 +53,4 @@ echo "  naive GROUP BY over raw rows:          ${t_naive} ms"
 echo "  rollup + tail (SQL):                   ${t_sql} ms"
 echo "  aigw-report spend --by group --month:  ${t_report} ms (incl. connect)"
 echo "  identical totals: $same"
-[ "${KEEP:-0}" = 1 ] || clean
+[ "${KEEP:-0}" = 1 ] || { clean; bash "$ROOT/tests/stack.sh" pg-stop; }
