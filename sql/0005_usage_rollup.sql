@@ -123,11 +123,13 @@ RETURNS timestamptz LANGUAGE sql STABLE AS $$
 $$;
 
 -- The usage of [p_from, p_to) at day granularity, exact: whole UTC days
--- inside the period come from usage_daily (rollup + tail); the partial
--- days at either end come from the ledger rows themselves. The bounds are
--- plain expressions of the parameters so that partition pruning and the
--- ts index apply to the ledger scans (and a whole-month period scans no
--- ledger rows but the tail).
+-- inside the period come from the rollup plus the tail (rows at or above
+-- the watermark, found through the ins_xid index); the partial days at
+-- either end come from the ledger rows themselves. PL/pgSQL so that the
+-- watermark and the bounds are known values when the scans are planned
+-- (partition pruning, index choice); a STABLE function runs on the
+-- caller's snapshot, so rollup state, rollup and tail are one consistent
+-- view even while a rollup commits.
 --   lo: the first midnight at or after p_from
 --   hi: the last midnight at or before p_to, never before lo
 CREATE FUNCTION aigw_usage_between(p_from timestamptz, p_to timestamptz)
@@ -136,31 +138,33 @@ RETURNS TABLE (day date, group_id text, user_id text, api_key_id uuid,
                prompt_tokens numeric, completion_tokens numeric,
                total_tokens numeric, cached_tokens numeric,
                cost_pusd numeric, unpriced_requests bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT d.day, d.group_id, d.user_id, d.api_key_id, d.model, d.provider,
-           d.route, d.requests, d.prompt_tokens, d.completion_tokens,
-           d.total_tokens, d.cached_tokens, d.cost_pusd, d.unpriced_requests
-    FROM usage_daily d
-    WHERE d.day >= (aigw_day_lo(p_from) AT TIME ZONE 'UTC')::date
-      AND d.day < (aigw_day_hi(p_from, p_to) AT TIME ZONE 'UTC')::date
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+DECLARE
+    w xid8;
+    lo timestamptz := aigw_day_lo(p_from);
+    hi timestamptz := aigw_day_hi(p_from, p_to);
+BEGIN
+    SELECT s.rolled_xid INTO w FROM usage_rollup_state s;
+    RETURN QUERY
+    SELECT r.day, r.group_id, r.user_id, r.api_key_id, r.model, r.provider,
+           r.route, r.requests, r.prompt_tokens, r.completion_tokens,
+           r.total_tokens, r.cached_tokens, r.cost_pusd, r.unpriced_requests
+    FROM usage_rollup_daily r
+    WHERE r.day >= (lo AT TIME ZONE 'UTC')::date
+      AND r.day < (hi AT TIME ZONE 'UTC')::date
     UNION ALL
     SELECT (u.ts AT TIME ZONE 'UTC')::date, u.group_id, u.user_id,
            u.api_key_id, coalesce(u.served_model, u.requested_model),
-           u.provider, u.route, 1, u.prompt_tokens, u.completion_tokens,
-           u.total_tokens, u.cached_tokens, coalesce(u.cost_pusd, 0),
-           (u.cost_pusd IS NULL)::int
+           u.provider, u.route, 1::bigint, u.prompt_tokens::numeric,
+           u.completion_tokens::numeric, u.total_tokens::numeric,
+           u.cached_tokens::numeric, coalesce(u.cost_pusd, 0)::numeric,
+           (u.cost_pusd IS NULL)::int::bigint
     FROM usage_events u
-    WHERE u.ts >= p_from AND u.ts < least(p_to, aigw_day_lo(p_from))
-    UNION ALL
-    SELECT (u.ts AT TIME ZONE 'UTC')::date, u.group_id, u.user_id,
-           u.api_key_id, coalesce(u.served_model, u.requested_model),
-           u.provider, u.route, 1, u.prompt_tokens, u.completion_tokens,
-           u.total_tokens, u.cached_tokens, coalesce(u.cost_pusd, 0),
-           (u.cost_pusd IS NULL)::int
-    FROM usage_events u
-    WHERE u.ts >= greatest(p_from, aigw_day_hi(p_from, p_to))
-      AND u.ts < p_to
-$$;
+    WHERE (u.ins_xid >= w AND u.ts >= lo AND u.ts < hi)
+       OR (u.ts >= p_from AND u.ts < least(p_to, lo))
+       OR (u.ts >= greatest(p_from, hi) AND u.ts < p_to);
+END $$;
 
 -- Chargeback views (exact; cost in USD with 6 decimals).
 CREATE VIEW chargeback_group_month AS
