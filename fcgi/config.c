@@ -12,6 +12,7 @@
 #include "guardrails.h"
 #include "log.h"
 #include "quotacfg.h"
+#include "logsink.h"
 #include "providers/provider.h"
 #include "xalloc.h"
 
@@ -411,6 +412,94 @@ fail:
     return -1;
 }
 
+/* --- "observability": metrics, log sinks, traces ----------------------- */
+
+static int get_bool(struct ctx *c, json_object *o, const char *key,
+                    const char *where, int *out)
+{
+    json_object *v;
+    char w[256];
+
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    snprintf(w, sizeof(w), "%s%s", where, key);
+    if (!json_object_is_type(v, json_type_boolean))
+        return bad(c, w, "must be true or false");
+    *out = json_object_get_boolean(v);
+    return 0;
+}
+
+static int load_observability(struct ctx *c, struct config *cfg,
+                              json_object *root)
+{
+    json_object *o = section(root, "observability");
+    struct obs_settings *s = &cfg->obs;
+    const char *w = "observability.";
+    char *fac = NULL;
+    int rc = -1;
+
+    s->metrics = 1;
+    s->metrics_path = xstrdup("/metrics");
+    s->max_series = 8192;
+    s->max_label_sets = 2000;
+    s->syslog_ident = xstrdup("aigw");
+    s->syslog_facility = logsink_facility("local0");
+    s->service_name = xstrdup("aigw");
+    s->otlp_batch_spans = 512;
+    s->otlp_flush_ms = 1000;
+    s->otlp_queue_max = 8192;
+    s->otlp_timeout_ms = 2000;
+    if (o == NULL)
+        return 0;
+    if (get_bool(c, o, "metrics", w, &s->metrics) < 0 ||
+        get_str(c, o, "metrics_path", w, &s->metrics_path) < 0 ||
+        get_str(c, o, "metrics_shm", w, &s->metrics_shm) < 0 ||
+        get_long(c, o, "max_series", w, 64, 1L << 20, &s->max_series) < 0 ||
+        get_long(c, o, "max_label_sets", w, 1, 1L << 20,
+                 &s->max_label_sets) < 0 ||
+        get_bool(c, o, "syslog", w, &s->syslog) < 0 ||
+        get_str(c, o, "syslog_ident", w, &s->syslog_ident) < 0 ||
+        get_str(c, o, "syslog_facility", w, &fac) < 0 ||
+        get_str(c, o, "otlp_endpoint", w, &s->otlp_endpoint) < 0 ||
+        get_str(c, o, "service_name", w, &s->service_name) < 0 ||
+        get_long(c, o, "otlp_batch_spans", w, 1, 10000,
+                 &s->otlp_batch_spans) < 0 ||
+        get_long(c, o, "otlp_flush_ms", w, 10, 600000,
+                 &s->otlp_flush_ms) < 0 ||
+        get_long(c, o, "otlp_queue_max", w, 16, 10000000,
+                 &s->otlp_queue_max) < 0 ||
+        get_long(c, o, "otlp_timeout_ms", w, 100, 60000,
+                 &s->otlp_timeout_ms) < 0)
+        goto out;
+    if (s->metrics_path[0] != '/') {
+        bad(c, "observability.metrics_path", "must start with /");
+        goto out;
+    }
+    if (fac != NULL && (s->syslog_facility = logsink_facility(fac)) < 0) {
+        bad(c, "observability.syslog_facility", "must be user, daemon or "
+            "local0 ... local7");
+        goto out;
+    }
+    if (s->otlp_endpoint != NULL && *s->otlp_endpoint == '\0') {
+        free(s->otlp_endpoint);
+        s->otlp_endpoint = NULL;
+    }
+    if (s->otlp_endpoint != NULL &&
+        strncmp(s->otlp_endpoint, "http://", 7) != 0 &&
+        strncmp(s->otlp_endpoint, "https://", 8) != 0) {
+        bad(c, "observability.otlp_endpoint", "must be an http(s) URL");
+        goto out;
+    }
+    if (s->metrics_shm != NULL && *s->metrics_shm == '\0') {
+        free(s->metrics_shm);
+        s->metrics_shm = NULL;
+    }
+    rc = 0;
+out:
+    free(fac);
+    return rc;
+}
+
 static void set_defaults(struct config *cfg)
 {
     cfg->threads = 16;
@@ -460,6 +549,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
     if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
         goto fail;
     if (quotacfg_load(cfg, root, err, errsz) < 0)  /* quotas section */
+        goto fail;
+    if (load_observability(&c, cfg, root) < 0)
         goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
@@ -537,6 +628,11 @@ void config_free(struct config *cfg)
     free(cfg->db_conninfo);
     free(cfg->spool_dir);
     free(cfg->log_file);
+    free(cfg->obs.metrics_path);
+    free(cfg->obs.metrics_shm);
+    free(cfg->obs.syslog_ident);
+    free(cfg->obs.otlp_endpoint);
+    free(cfg->obs.service_name);
     free(cfg->path);
     free(cfg);
 }

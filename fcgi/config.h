@@ -34,6 +34,25 @@ struct route {
     size_t n_backends;
 };
 
+/* Observability: metrics, log sinks, traces (the "observability"
+ * section; see metrics.h, trace.h). */
+struct obs_settings {
+    int metrics;             /* serve GET metrics_path */
+    char *metrics_path;      /* "/metrics" */
+    char *metrics_shm;       /* shared segment; NULL: <spool_dir>/aigw-metrics.shm */
+    long max_series;         /* slots in the host-wide series table */
+    long max_label_sets;     /* per metric family; beyond: overflow series */
+    int syslog;              /* access and diagnostic lines to syslog too */
+    char *syslog_ident;
+    int syslog_facility;     /* LOG_LOCAL0 ... */
+    char *otlp_endpoint;     /* OTLP/HTTP JSON traces URL; NULL: off */
+    char *service_name;
+    long otlp_batch_spans;
+    long otlp_flush_ms;
+    long otlp_queue_max;
+    long otlp_timeout_ms;
+};
+
 struct config {
     char *path;
     int threads;
@@ -56,6 +75,7 @@ struct config {
     struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
+    struct obs_settings obs;
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

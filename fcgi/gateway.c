@@ -12,11 +12,13 @@
 #include "frontend_anthropic.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
 #include "quota.h"
 #include "admin.h"
 #include "rbac.h"
 #include "request.h"
+#include "trace.h"
 #include "worker.h"
 
 const struct route *router_match(const struct config *cfg, const char *path,
@@ -57,6 +59,25 @@ static void health(struct request *r)
 
     r->ev.http_status = st;
     req_send_json(r, st, body, strlen(body), "");
+}
+
+/* GET /metrics: the host's Prometheus text exposition. */
+static void metrics_handle(struct request *r)
+{
+    struct buf *out = &r->w->out;
+
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        req_error(r, 405, "invalid_request_error", "method_not_allowed",
+                  "use GET");
+        return;
+    }
+    buf_reset(out);
+    metrics_render(out);
+    if (buf_error(out) == 0 &&
+        req_start(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+                  "Cache-Control: no-store\r\n") == 0 &&
+        strcmp(r->method, "HEAD") != 0)
+        req_write(r, out->ptr ? out->ptr : "", out->len);
 }
 
 static int authenticate(struct request *r, const struct route *rt,
@@ -193,6 +214,8 @@ static void settle(struct request *r, int to_ledger)
     quota_settle(r);          /* the reservation to the real usage */
     if (to_ledger)
         ledger_submit(&r->ev);
+    metrics_observe(&r->ev);           /* observability: metrics, span */
+    trace_export(&r->ev, r->method);
     usage_event_log_json(&r->ev, r->method, r->path, &line);
     if (buf_error(&line) == 0)
         log_line(line.ptr, line.len);
@@ -208,6 +231,13 @@ void gateway_handle(const struct config *cfg, struct request *r)
         health(r);
         return;                       /* probes are not logged */
     }
+    if (cfg->obs.metrics && metrics_enabled() &&
+        path_is(r, 0, cfg->obs.metrics_path)) {
+        metrics_handle(r);
+        return;                       /* scrapes are not logged */
+    }
+    metrics_request_begin();
+    trace_begin(&r->ev, r->traceparent);
     rt = router_match(cfg, r->path, r->path_len);
     if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
         admin_handle(cfg, r);         /* operator API (admin.c) */
@@ -219,4 +249,5 @@ void gateway_handle(const struct config *cfg, struct request *r)
         dispatch(cfg, r, rt, &to_ledger);
     }
     settle(r, to_ledger);
+    metrics_request_end();
 }

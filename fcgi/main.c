@@ -18,7 +18,10 @@
 #include "gateway.h"
 #include "ledger.h"
 #include "log.h"
+#include "logsink.h"
+#include "metrics.h"
 #include "request.h"
+#include "trace.h"
 #include "worker.h"
 
 #define DRAIN_SECONDS 30
@@ -113,6 +116,7 @@ static void handle(struct worker *w, FCGX_Request *fr)
     r.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
     r.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
     r.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+    r.traceparent = FCGX_GetParam("HTTP_TRACEPARENT", fr->envp);
     r.body_state = read_body(w, fr);
     r.body = w->body.ptr ? w->body.ptr : "";
     r.body_len = w->body.len;
@@ -226,6 +230,10 @@ int main(int argc, char **argv)
                 cfg->log_file);
         return 1;
     }
+    if (!check && cfg->obs.syslog) {
+        logsink_syslog_open(cfg->obs.syslog_ident, cfg->obs.syslog_facility);
+        log_use_syslog();
+    }
     if (check) {
         printf("%s: ok (%zu backends, %zu routes)\n", path, cfg->n_backends,
                cfg->n_routes);
@@ -242,6 +250,10 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_ALL);
     FCGX_Init();
     auth_init(cfg);
+    /* observability: the host's metrics segment, the span exporter */
+    metrics_init(cfg, cfg->threads);
+    if (trace_start(cfg) < 0)
+        log_error(NULL, "traces: exporter thread did not start");
     if (ledger_start(cfg) < 0) {
         log_error(NULL, "usage ledger could not start; refusing to serve "
                   "requests whose usage could be lost");
@@ -265,6 +277,7 @@ int main(int argc, char **argv)
              atomic_load(&active));
     drain();
     ledger_stop();
+    trace_stop();
     log_info(NULL, "aigw-fcgi %d stopped", (int)getpid());
     /* threads blocked in accept() are not joined: the process ends here */
     _exit(0);

@@ -15,6 +15,7 @@
 #include "providers/oai.h"
 #include "quota.h"
 #include "request.h"
+#include "trace.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -208,6 +209,12 @@ static void call_upstream(struct relay *x)
 
     io.sink.chunk = client_chunk;
     io.sink.ctx = x;
+    {   /* W3C trace context: the provider sees the gateway's span */
+        char tp[96];
+
+        trace_header(&x->r->ev, tp, sizeof(tp));
+        x->call.hdrs = curl_slist_append(x->call.hdrs, tp);
+    }
     upstream_call(w, be, w->url.ptr, w->upbody.ptr, w->upbody.len,
                   x->call.hdrs, &extra, on_data, &io, &res);
     x->call.hdrs = NULL;          /* freed by upstream_call */
@@ -243,6 +250,7 @@ void relay_handle(struct request *r, const struct route *rt,
     usage_set(r->ev.requested_model, sizeof(r->ev.requested_model),
               x.p.model);
     r->ev.stream = x.p.stream;
+    r->ev.operation = op == PROV_EMBED ? "embeddings" : "chat";
     be = route_backend(rt, x.p.model);
     if (be == NULL) {
         char msg[256];

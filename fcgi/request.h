@@ -30,6 +30,7 @@ struct request {
     const char *authorization;
     const char *x_api_key;
     const char *remote_addr;     /* REMOTE_ADDR; may be NULL */
+    const char *traceparent;  /* W3C trace context (HTTP_TRACEPARENT) */
     const char *body;
     size_t body_len;
     enum body_state body_state;

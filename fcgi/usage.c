@@ -10,6 +10,7 @@ void usage_event_init(struct usage_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->ttft_ms = -1;
+    ev->cost_pusd = -1;
 }
 
 void usage_set(char *dst, size_t dstsz, const char *s)
@@ -90,5 +91,14 @@ void usage_event_log_json(const struct usage_event *ev, const char *method,
     buf_addf(out, ",\"http_status_code\":%d", ev->http_status);
     if (ev->upstream_status > 0)
         buf_addf(out, ",\"upstream_status\":%d", ev->upstream_status);
+    add_str(out, "operation", ev->operation);
+    if (ev->cost_pusd >= 0)
+        buf_addf(out, ",\"cost_usd\":%lld.%012lld",
+                 (long long)(ev->cost_pusd / 1000000000000LL),
+                 (long long)(ev->cost_pusd % 1000000000000LL));
+    else
+        buf_adds(out, ",\"cost_usd\":null");
+    add_str(out, "trace_id", ev->trace_id);
+    add_str(out, "span_id", ev->span_id);
     buf_adds(out, ",\"msg\":\"request\"}");
 }
