@@ -31,7 +31,7 @@
 
 enum family {
     F_REQUESTS, F_TOKENS, F_TOKEN_USAGE, F_DURATION, F_TTFT, F_COST,
-    F_UPSTREAM_ERRORS, F_ERRORS, NFAM
+    F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, NFAM
 };
 
 enum kind { K_COUNTER, K_HIST };
@@ -84,6 +84,9 @@ static const struct family_def fams[NFAM] = {
         "Requests that ended in an error, by route, status and error "
         "type (rate-limit and guardrail rejections included).",
         K_COUNTER, S_INT, 0, NULL },
+    [F_GUARDRAILS] = { "aigw_guardrail_actions_total",
+        "Guardrail masks and blocks by route and the rule that acted "
+        "(set:phase:check).", K_COUNTER, S_INT, 0, NULL },
 };
 
 enum { ST_EMPTY, ST_CLAIMING, ST_READY };
@@ -500,9 +503,17 @@ void metrics_observe(const struct usage_event *ev)
     label(&l, "status", status);
     count(F_REQUESTS, &l, 1);
     feed_errors(ev, status);
+    if (ev->guard_outcome != 0) {
+        l.n = 0;
+        label(&l, "route", str(ev->route));
+        label(&l, "action", ev->guard_outcome == 2 ? "blocked" : "masked");
+        label(&l, "guardrail", ev->guardrail);
+        count(F_GUARDRAILS, &l, 1);
+    }
     if (ev->operation == NULL || ev->backend == NULL)
         return;
-    if (ev->api_key_id[0] != '\0')
+    /* an authenticated caller: an API key, or a JWT's user */
+    if (ev->api_key_id[0] != '\0' || ev->user_id[0] != '\0')
         feed_tokens(ev, model);
     l.n = 0;
     label(&l, "gen_ai_operation_name", ev->operation);
