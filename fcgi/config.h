@@ -8,6 +8,8 @@
 
 struct json_object;
 struct guardrails;
+struct route_ext;
+struct routing_settings;
 
 struct backend {
     char *name;
@@ -31,6 +33,8 @@ struct route {
     struct backend **backends;  /* borrowed from config.backends; the
                                    first that serves the model wins */
     size_t n_backends;
+    struct route_ext *ext;      /* matching, model, weights, direct
+                                   response, transforms (router.h) */
 };
 
 struct config {
@@ -54,6 +58,7 @@ struct config {
     size_t n_routes;
     struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
+    struct routing_settings *routing;  /* "routing" (failover.h) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

@@ -116,3 +116,15 @@ long req_elapsed_ms(const struct request *r)
     return (long)((now.tv_sec - r->t_start.tv_sec) * 1000 +
                   (now.tv_nsec - r->t_start.tv_nsec) / 1000000);
 }
+
+const char *req_param(const struct request *r, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (r->env == NULL)
+        return NULL;
+    for (char **e = r->env; *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}

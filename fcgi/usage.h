@@ -32,6 +32,7 @@ struct usage_event {
      * 2 blocked) and what acted, "<set>:<request|response>:<check>" */
     int guard_outcome;
     char guardrail[96];
+    int attempts;             /* upstream calls made (failover: > 1) */
 };
 
 void usage_event_init(struct usage_event *ev);
