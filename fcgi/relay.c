@@ -308,17 +308,18 @@ static void release_call(struct relay *x)
 /* Prepares the call to candidate c: model, body, headers. 0, or -1 when
  * the client has been answered. */
 static int prepare(struct relay *x, const struct route *rt,
-                   const struct fo_cand *c, json_object *req, int modified)
+                   const struct fo_cand *c, json_object *req, int modified,
+                   const char *body_model)
 {
     struct request *r = x->r;
     struct worker *w = r->w;
     const char *cur = jget_str(req, "model");
 
     release_call(x);                  /* the previous attempt's */
-    if (cur == NULL || strcmp(cur, c->model) != 0) {
+    if (cur == NULL || strcmp(cur, c->model) != 0)
         jadd(req, "model", json_object_new_string(c->model));
+    if (body_model == NULL || strcmp(body_model, c->model) != 0)
         modified = 1;                 /* virtualized: not the client's */
-    }
     r->ev.backend = c->be->name;
     r->ev.provider = c->be->provider;
     r->ev.served_model[0] = '\0';
@@ -407,7 +408,8 @@ static void judge(const struct config *cfg, const struct backend *be,
 
 static void relay_attempts(struct relay *x, const struct route *rt,
                            const struct fo_cand *c, size_t n,
-                           json_object *req, int modified, unsigned *seed)
+                           json_object *req, int modified,
+                           const char *body_model, unsigned *seed)
 {
     struct request *r = x->r;
     const struct config *cfg = r->w->cfg;
@@ -426,7 +428,7 @@ static void relay_attempts(struct relay *x, const struct route *rt,
             usleep((useconds_t)pause * 1000);
         r->ev.attempts = ++tried;
         pending = 0;                  /* prepare() resets the buffers */
-        if (prepare(x, rt, &c[i], req, modified) < 0)
+        if (prepare(x, rt, &c[i], req, modified, body_model) < 0)
             return;
         x->report_model = rs->report_requested &&
                           strcmp(c[i].model, x->p.model) != 0
@@ -534,7 +536,8 @@ void relay_handle(struct request *r, const struct route *rt,
     modified = x.guard.modified;            /* masked: rebuild the body */
     if (transform_body(rt->ext ? rt->ext->xf : NULL, req, r))
         modified = 1;
-    relay_attempts(&x, rt, cands, n, req, modified, &seed);
+    relay_attempts(&x, rt, cands, n, req, modified,
+                   asked ? json_object_get_string(asked) : NULL, &seed);
 out:
     guard_relay_finish(&x);
     release_call(&x);

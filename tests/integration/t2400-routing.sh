@@ -14,7 +14,7 @@ rpost() {
         --data-binary "$body" "$@"
     printf ' %s\n' "$(grep -i '^x-request-id:' "$TMP/h" | tr -d '\r' | cut -d' ' -f2)"
 }
-row() { wait_sql "SELECT route||'|'||backend||'|'||requested_model||'|'||coalesce(served_model,'') FROM usage_events WHERE request_id='$1'" "$2"; }
+row() { wait_sql "SELECT count(*) FROM usage_events WHERE request_id='$1'" 1 >/dev/null; sql "SELECT route||'|'||backend||'|'||requested_model||'|'||coalesce(served_model,'') FROM usage_events WHERE request_id='$1'"; }
 last() { curl -s "$MOCK/__last"; }
 
 # --- lab 1: a path per model (exact path, the route forces the model)
