@@ -313,14 +313,15 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
 static int load_route(struct ctx *c, struct config *cfg, json_object *o,
                       size_t i, struct route *rt)
 {
-    char where[64];
+    char where[64], rwhere[320];
 
     snprintf(where, sizeof(where), "routes[%zu].", i);
     if (!json_object_is_type(o, json_type_object))
         return bad(c, where, "must be an object");
     if (get_str(c, o, "name", where, &rt->name) < 0 ||
         get_str(c, o, "prefix", where, &rt->prefix) < 0 ||
-        router_route_load(rt, o, where, c->err, c->errsz) < 0)
+        (snprintf(rwhere, sizeof(rwhere), "%s: %s", c->name, where),
+         router_route_load(rt, o, rwhere, c->err, c->errsz)) < 0)
         return -1;
     if (rt->prefix == NULL || rt->prefix[0] != '/')
         return bad(c, where, "prefix (starting with /) is required");
@@ -335,7 +336,7 @@ static int load_route(struct ctx *c, struct config *cfg, json_object *o,
         return 0;
     if (route_backends(c, cfg, o, where, rt) < 0)
         return -1;
-    return router_route_backends(rt, o, where, c->err, c->errsz);
+    return router_route_backends(rt, o, rwhere, c->err, c->errsz);
 }
 
 static int load_list(struct ctx *c, struct config *cfg, json_object *root)
