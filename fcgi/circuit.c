@@ -159,3 +159,49 @@ void circuit_hold(const char *be, long ms)
     if (s != NULL && ms > 0)
         atomic_store(&s->hold_until, now_ms() + ms);
 }
+
+/* --- per-process concurrency ------------------------------------------ */
+
+struct conc {
+    _Atomic uint64_t key;
+    atomic_int inflight;
+};
+
+static struct conc conc[SLOTS];
+
+static struct conc *conc_find(const char *be)
+{
+    uint64_t h = fnv(be);
+
+    for (unsigned i = 0; i < SLOTS; i++) {
+        struct conc *c = &conc[(h + i) % SLOTS];
+        uint64_t k = atomic_load(&c->key), zero = 0;
+
+        if (k == h || (k == 0 &&
+                       (atomic_compare_exchange_strong(&c->key, &zero, h) ||
+                        zero == h)))
+            return c;
+    }
+    return NULL;
+}
+
+int circuit_enter(const char *be, int cap)
+{
+    struct conc *c;
+
+    if (cap <= 0 || (c = conc_find(be)) == NULL)
+        return 1;
+    if (atomic_fetch_add(&c->inflight, 1) >= cap) {
+        atomic_fetch_sub(&c->inflight, 1);
+        return 0;
+    }
+    return 1;
+}
+
+void circuit_leave(const char *be, int cap)
+{
+    struct conc *c;
+
+    if (cap > 0 && (c = conc_find(be)) != NULL)
+        atomic_fetch_sub(&c->inflight, 1);
+}

@@ -21,5 +21,10 @@ enum circuit_state circuit_peek(const char *be);
 void circuit_result(const char *be, int ok, int failures, long open_ms);
 /* Holds be off for ms (Retry-After). */
 void circuit_hold(const char *be, long ms);
+/* Concurrency cap (per process: a crashed process must not leak a
+ * host-wide count): takes a slot of be's cap, 0 when it is full; cap <= 0
+ * means none. Every successful enter is paired with a leave. */
+int circuit_enter(const char *be, int cap);
+void circuit_leave(const char *be, int cap);
 
 #endif

@@ -129,11 +129,16 @@ static int load_circuits(struct config *cfg, json_object *root,
 
     rs->cb_failures = xcalloc(cfg->n_backends + 1, sizeof(int));
     rs->cb_open_ms = xcalloc(cfg->n_backends + 1, sizeof(long));
+    rs->max_concurrent = xcalloc(cfg->n_backends + 1, sizeof(int));
     for (size_t i = 0; i < cfg->n_backends; i++) {
-        json_object *c = json_object_object_get(
-            json_object_array_get_idx(bes, i), "circuit");
-        long f = 0, o = 30000;
+        json_object *bo = json_object_array_get_idx(bes, i);
+        json_object *c = json_object_object_get(bo, "circuit");
+        long f = 0, o = 30000, mc = 0;
 
+        if (get_l(bo, "max_concurrent", 0, 1000000, &mc, name, err,
+                  errsz) < 0)
+            return -1;
+        rs->max_concurrent[i] = (int)mc;
         if (c == NULL)
             continue;
         if (get_l(c, "failures", 0, 1000, &f, name, err, errsz) < 0 ||
@@ -214,6 +219,7 @@ void failover_free(struct routing_settings *rs)
     free(rs->aliases);
     free(rs->cb_failures);
     free(rs->cb_open_ms);
+    free(rs->max_concurrent);
     free(rs->shm_name);
     free(rs);
 }
@@ -368,4 +374,13 @@ void failover_circuit(const struct config *cfg, const struct backend *be,
         *failures = cfg->routing->cb_failures[i];
         *open_ms = cfg->routing->cb_open_ms[i];
     }
+}
+
+int failover_max_concurrent(const struct config *cfg,
+                            const struct backend *be)
+{
+    size_t i = (size_t)(be - cfg->backends);
+
+    return cfg->routing != NULL && i < cfg->n_backends
+           ? cfg->routing->max_concurrent[i] : 0;
 }

@@ -35,6 +35,7 @@ struct routing_settings {
     size_t n_aliases;
     int *cb_failures;         /* per config backends[i]; 0: off */
     long *cb_open_ms;
+    int *max_concurrent;      /* per backends[i]; 0: no cap */
 };
 
 struct fo_cand {
@@ -67,5 +68,8 @@ long failover_retry_after_ms(const struct routing_settings *rs,
 /* Circuit settings of backend be (by identity in cfg->backends). */
 void failover_circuit(const struct config *cfg, const struct backend *be,
                       int *failures, long *open_ms);
+/* Its concurrency cap per process (0: none). */
+int failover_max_concurrent(const struct config *cfg,
+                            const struct backend *be);
 
 #endif

@@ -16,6 +16,7 @@
 #include "rbac.h"
 #include "request.h"
 #include "router.h"
+#include "transform.h"
 #include "worker.h"
 
 const struct route *router_match(const struct config *cfg, const char *path,
@@ -209,6 +210,8 @@ void gateway_handle(const struct config *cfg, struct request *r)
         r->ev.route = rt->name;
     } else {
         r->ev.route = rt->name;
+        if (rt->ext != NULL)                 /* transform.c */
+            r->route_headers = transform_response_headers(rt->ext->xf);
         dispatch(cfg, r, rt, &to_ledger);
     }
     settle(r, to_ledger);

@@ -419,17 +419,24 @@ static void relay_attempts(struct relay *x, const struct route *rt,
     int tried = 0, pending = 0;
 
     for (size_t i = 0; i < n; i++) {
+        int cap = failover_max_concurrent(cfg, c[i].be);
         long pause;
 
-        if (!may_call(c, i, n))
+        if (!circuit_enter(c[i].be->name, cap))
+            continue;             /* at its concurrency cap */
+        if (!may_call(c, i, n)) { /* open, or held off */
+            circuit_leave(c[i].be->name, cap);
             continue;
+        }
         if (tried > 0 && (pause = failover_backoff_ms(rs, tried + 1,
                                                       seed)) > 0)
             usleep((useconds_t)pause * 1000);
         r->ev.attempts = ++tried;
         pending = 0;                  /* prepare() resets the buffers */
-        if (prepare(x, rt, &c[i], req, modified, body_model) < 0)
+        if (prepare(x, rt, &c[i], req, modified, body_model) < 0) {
+            circuit_leave(c[i].be->name, cap);
             return;
+        }
         x->report_model = rs->report_requested &&
                           strcmp(c[i].model, x->p.model) != 0
                           ? x->p.model : NULL;
@@ -438,6 +445,7 @@ static void relay_attempts(struct relay *x, const struct route *rt,
                               strcmp(c[i].model, x->p.model) != 0
                               ? x->p.model : NULL;
         call_upstream(x, &io, &res);
+        circuit_leave(c[i].be->name, cap);
         judge(cfg, c[i].be, &res);
         pending = 1;
         if (r->headers_sent || io.too_big || r->client_gone ||
@@ -454,8 +462,8 @@ static void relay_attempts(struct relay *x, const struct route *rt,
         deliver(&io, &res);
     } else if (tried == 0) {
         fail(x, 503, "no_healthy_backend", "every backend for this model is "
-             "unavailable right now (circuit open or rate-limited); retry "
-             "later");
+             "unavailable right now (circuit open, rate-limited or at its "
+             "concurrency limit); retry later");
     } else {        /* the last failed one can't be answered any more */
         fail(x, 502, "upstream_failover_exhausted", "every backend for "
              "this model failed");

@@ -63,7 +63,9 @@ int req_start(struct request *r, int status, const char *content_type,
                  "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
                  status, reason(status), content_type, r->request_id);
     if (req_write(r, head, (size_t)n) < 0 ||
-        req_write(r, extra, strlen(extra)) < 0)
+        req_write(r, extra, strlen(extra)) < 0 ||
+        (r->route_headers != NULL &&
+         req_write(r, r->route_headers, strlen(r->route_headers)) < 0))
         return -1;
     return req_write(r, "\r\n", 2);
 }

@@ -45,6 +45,8 @@ struct request {
 
     struct req_io io;
     int headers_sent;
+    const char *route_headers;   /* "Name: v\r\n" lines added to the
+                                    response (transform.c); borrowed */
     int client_gone;
     int status;              /* sent to the client */
 

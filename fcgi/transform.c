@@ -26,6 +26,7 @@ struct transform {
     json_object *dflt;      /* held: fields to add when absent */
     char **del;
     size_t n_del;
+    char *resp_headers;     /* "Name: v\r\n" lines, or NULL */
     long max_tokens_cap;    /* 0: none */
     int force_user;
     json_object *prepend;   /* held: messages */
@@ -90,6 +91,38 @@ static json_object *held(json_object *o, const char *key, json_type t)
     return json_object_get(v);
 }
 
+/* response_headers.set: fixed lines added to every response. */
+static int load_resp_headers(struct transform *x, json_object *h)
+{
+    json_object *set;
+    struct buf b = BUF_INIT(16384);
+
+    if (!json_object_object_get_ex(h, "set", &set) ||
+        !json_object_is_type(set, json_type_object))
+        return -1;
+    json_object_object_foreach(set, k, v) {
+        const char *vs = json_object_get_string(v);
+
+        if (strpbrk(k, "\r\n: ") != NULL || *k == '\0' || vs == NULL ||
+            strpbrk(vs, "\r\n") != NULL) {
+            buf_release(&b);
+            return -1;
+        }
+        buf_addf(&b, "%s: %s\r\n", k, vs);
+    }
+    if (buf_error(&b) != 0) {
+        buf_release(&b);
+        return -1;
+    }
+    x->resp_headers = buf_detach(&b, NULL);
+    return 0;
+}
+
+const char *transform_response_headers(const struct transform *x)
+{
+    return x != NULL ? x->resp_headers : NULL;
+}
+
 int transform_load(struct transform **out, json_object *o, const char *where,
                    char *err, size_t errsz)
 {
@@ -107,6 +140,10 @@ int transform_load(struct transform **out, json_object *o, const char *where,
         return bad(err, errsz, where, "request_headers: set is an object "
                    "of header values without line breaks, remove a list "
                    "of names");
+    if (json_object_object_get_ex(t, "response_headers", &h) &&
+        load_resp_headers(x, h) < 0)
+        return bad(err, errsz, where, "response_headers: set is an object "
+                   "of fixed header values without line breaks");
     if (json_object_object_get_ex(t, "body", &b)) {
         x->set = held(b, "set", json_type_object);
         x->dflt = held(b, "default", json_type_object);
@@ -139,6 +176,7 @@ void transform_free(struct transform *x)
         free(x->del[i]);
     free(x->hset);
     free(x->hdel);
+    free(x->resp_headers);
     free(x->del);
     json_object_put(x->set);
     json_object_put(x->dflt);

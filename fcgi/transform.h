@@ -23,6 +23,8 @@ void transform_free(struct transform *xf);
  * else 0. xf may be NULL. */
 int transform_body(const struct transform *xf, struct json_object *req,
                    const struct request *r);
+/* The response_headers.set lines ("Name: v\r\n"), or NULL. */
+const char *transform_response_headers(const struct transform *xf);
 /* Applies the header rules to the upstream headers; returns the list
  * (hdrs is consumed). */
 struct curl_slist *transform_headers(const struct transform *xf,

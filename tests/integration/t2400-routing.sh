@@ -87,6 +87,7 @@ is "group fast: its first candidate" "$(row "$rid" 'default|mock|fast|mock-nousa
 read -r st rid < <(rpost /xform/v1/chat/completions '{"model":"mock-gpt","max_tokens":500,"logit_bias":{"1":2},"messages":[{"role":"user","content":"hi"}]}')
 is "transform: 200" "$st" 200
 L=$(last)
+like "response header set by the route" "$(cat "$TMP/h")" 'X-Served-By: aigw-xform'
 like "header set from identity: x-user-id" "$L" '"x-user-id":"rita"'
 like "header set from identity: x-group-id" "$L" '"x-group-id":"routing-g"'
 like "header template: route" "$L" '"x-route":"xform"'

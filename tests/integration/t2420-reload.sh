@@ -42,6 +42,15 @@ for i in $(seq 50); do grep -q 'not reloaded' "$TMP/worker.log" && break; sleep 
 like "invalid config: the error is logged with its place" "$(grep 'not reloaded' "$TMP/worker.log")" 'reload.json:1'
 is "invalid config: still serving the last good one" "$(status)" '{"status":"v6"}'
 like "chat still works" "$(fcgi_call "$KEY" "$(chat mock-gpt hi)" | head -n 1)" '^Status: 200'
+
+# per-backend concurrency cap (per process: this one worker): 1 on cap-1
+(fcgi_call "$KEY" "$(chat mock-slow-600 first)" /cap-only/v1/chat/completions | head -n 1 >"$TMP/cap1") &
+sleep 0.2
+like "cap reached, no other candidate: 503" "$(fcgi_call "$KEY" "$(chat mock-gpt second)" /cap-only/v1/chat/completions | head -n 1)" '^Status: 503'
+like "cap reached: spills over to the next candidate" "$(fcgi_call "$KEY" "$(chat mock-gpt third)" /cap/v1/chat/completions | head -n 1)" '^Status: 200'
+wait
+like "the first request was not disturbed" "$(cat "$TMP/cap1")" '^Status: 200'
+like "the cap is released after the call" "$(fcgi_call "$KEY" "$(chat mock-gpt fourth)" /cap-only/v1/chat/completions | head -n 1)" '^Status: 200'
 check "it stops on SIGTERM" stop_worker
 like "--check-config explains a broken file" "$("$ROOT/fcgi/aigw-fcgi" --check-config "$CONF" 2>&1)" 'reload.json:1'
 done_testing
