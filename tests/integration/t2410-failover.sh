@@ -40,6 +40,8 @@ read -r st rid < <(rpost $FO "$(chat prio-dead hi)")
 is "dead backend (connect refused): fallback answers" "$(row "$rid" 'p-fallback|prio-dead|mock-gpt|2|200')" 'p-fallback|prio-dead|mock-gpt|2|200'
 read -r st rid < <(rpost $FO "$(chat prio-trunc hi)")
 is "truncated reply (not streamed): fallback answers" "$(row "$rid" 'p-fallback|prio-trunc|mock-gpt|2|200')" 'p-fallback|prio-trunc|mock-gpt|2|200'
+read -r st rid < <(rpost $FO "$(chat prio-hang hi)")
+is "hanging backend (idle timeout): fallback answers" "$(row "$rid" x)" 'p-fallback|prio-hang|mock-gpt|2|200'
 read -r st rid < <(rpost $FO "$(chat all-bad hi)")
 is "every candidate fails: the last error reaches the client" "$st" 502
 is "every candidate fails: one row, 2 attempts" "$(row "$rid" 'p-500|all-bad||2|502' | cut -d'|' -f1,2,4,5)" 'p-500|all-bad|2|502'
