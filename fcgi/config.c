@@ -9,11 +9,13 @@
 
 #include "authcfg.h"
 #include "buf.h"
+#include "failover.h"
 #include "guardrails.h"
 #include "log.h"
 #include "quotacfg.h"
 #include "logsink.h"
 #include "providers/provider.h"
+#include "router.h"
 #include "xalloc.h"
 
 #define CONFIG_MAX_BYTES (4 << 20)
@@ -299,6 +301,9 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
     for (size_t i = 0; i < n; i++) {
         json_object *v = one ? one : json_object_array_get_idx(many, i);
 
+        if (json_object_is_type(v, json_type_object))   /* router.c */
+            v = json_object_object_get(v, "name");
+
         if (!json_object_is_type(v, json_type_string) ||
             (rt->backends[i] = find_backend(cfg,
                                 json_object_get_string(v))) == NULL)
@@ -310,13 +315,15 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
 static int load_route(struct ctx *c, struct config *cfg, json_object *o,
                       size_t i, struct route *rt)
 {
-    char where[64];
+    char where[64], rwhere[320];
 
     snprintf(where, sizeof(where), "routes[%zu].", i);
     if (!json_object_is_type(o, json_type_object))
         return bad(c, where, "must be an object");
     if (get_str(c, o, "name", where, &rt->name) < 0 ||
-        get_str(c, o, "prefix", where, &rt->prefix) < 0)
+        get_str(c, o, "prefix", where, &rt->prefix) < 0 ||
+        (snprintf(rwhere, sizeof(rwhere), "%s: %s", c->name, where),
+         router_route_load(rt, o, rwhere, c->err, c->errsz)) < 0)
         return -1;
     if (rt->prefix == NULL || rt->prefix[0] != '/')
         return bad(c, where, "prefix (starting with /) is required");
@@ -325,7 +332,13 @@ static int load_route(struct ctx *c, struct config *cfg, json_object *o,
         rt->prefix[--rt->prefix_len] = '\0';
     if (rt->name == NULL)
         rt->name = xstrdup(rt->prefix);
-    return route_backends(c, cfg, o, where, rt);
+    if (rt->ext->direct_status != 0 &&       /* answers by itself */
+        !json_object_object_get_ex(o, "backend", NULL) &&
+        !json_object_object_get_ex(o, "backends", NULL))
+        return 0;
+    if (route_backends(c, cfg, o, where, rt) < 0)
+        return -1;
+    return router_route_backends(rt, o, rwhere, c->err, c->errsz);
 }
 
 static int load_list(struct ctx *c, struct config *cfg, json_object *root)
@@ -544,7 +557,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
         goto fail;
     }
     if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
-        guardrails_load(root, cfg, err, errsz) < 0)
+        guardrails_load(root, cfg, err, errsz) < 0 ||
+        failover_load(cfg, root, err, errsz) < 0)    /* "routing" */
         goto fail;
     if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
         goto fail;
@@ -619,7 +633,9 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].name);
         free(cfg->routes[i].prefix);
         free(cfg->routes[i].backends);
+        router_route_free(&cfg->routes[i]);
     }
+    failover_free(cfg->routing);
     authcfg_free(cfg->authz);
     guardrails_free(cfg->guardrails);
     quotacfg_free(cfg->quotas);

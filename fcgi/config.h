@@ -9,6 +9,8 @@
 struct json_object;
 struct guardrails;
 struct quota_settings;
+struct route_ext;
+struct routing_settings;
 
 struct backend {
     char *name;
@@ -32,6 +34,8 @@ struct route {
     struct backend **backends;  /* borrowed from config.backends; the
                                    first that serves the model wins */
     size_t n_backends;
+    struct route_ext *ext;      /* matching, model, weights, direct
+                                   response, transforms (router.h) */
 };
 
 /* Observability: metrics, log sinks, traces (the "observability"
@@ -76,6 +80,7 @@ struct config {
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
     struct obs_settings obs;
+    struct routing_settings *routing;  /* "routing" (failover.h) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

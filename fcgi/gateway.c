@@ -19,6 +19,8 @@
 #include "rbac.h"
 #include "request.h"
 #include "trace.h"
+#include "router.h"
+#include "transform.h"
 #include "worker.h"
 
 const struct route *router_match(const struct config *cfg, const char *path,
@@ -153,9 +155,10 @@ static void dispatch(const struct config *cfg, struct request *r,
                      const struct route *rt, int *ledger)
 {
     struct identity id;
-    size_t off = rt->prefix_len == 1 ? 0 : rt->prefix_len;
-    int chat = path_is(r, off, "/chat/completions");
-    int embed = path_is(r, off, "/embeddings");
+    size_t off = router_path_off(rt, r->path, r->path_len);
+    enum route_endpoint ep = router_endpoint(rt);    /* router.c */
+    int chat = ep == ROUTE_EP_CHAT || path_is(r, off, "/chat/completions");
+    int embed = ep == ROUTE_EP_EMBED || path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
     int messages = path_is(r, off, "/messages");   /* Anthropic's API */
     int usage = path_is(r, off, "/usage");         /* own limits (quota.c) */
@@ -238,14 +241,18 @@ void gateway_handle(const struct config *cfg, struct request *r)
     }
     metrics_request_begin();
     trace_begin(&r->ev, r->traceparent);
-    rt = router_match(cfg, r->path, r->path_len);
+    rt = router_select(cfg, r);          /* router.c */
     if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
         admin_handle(cfg, r);         /* operator API (admin.c) */
     } else if (rt == NULL) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
+    } else if (router_direct(rt, r)) {   /* a fixed answer, no backend */
+        r->ev.route = rt->name;
     } else {
         r->ev.route = rt->name;
+        if (rt->ext != NULL)                 /* transform.c */
+            r->route_headers = transform_response_headers(rt->ext->xf);
         dispatch(cfg, r, rt, &to_ledger);
     }
     settle(r, to_ledger);

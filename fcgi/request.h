@@ -31,6 +31,11 @@ struct request {
     const char *x_api_key;
     const char *remote_addr;     /* REMOTE_ADDR; may be NULL */
     const char *traceparent;  /* W3C trace context (HTTP_TRACEPARENT) */
+    /* routing (router.c): Host without port, the query string, and every
+     * CGI param as "NAME=value" (headers are HTTP_*); all may be NULL */
+    const char *host;
+    const char *query;
+    char **env;
     const char *body;
     size_t body_len;
     enum body_state body_state;
@@ -41,6 +46,8 @@ struct request {
 
     struct req_io io;
     int headers_sent;
+    const char *route_headers;   /* "Name: v\r\n" lines added to the
+                                    response (transform.c); borrowed */
     int client_gone;
     int status;              /* sent to the client */
     const char *extra_headers;  /* CRLF-terminated lines added to the
@@ -64,6 +71,8 @@ int req_send_json(struct request *r, int status, const char *json,
  * Also records the status and error type for the ledger. */
 void req_error(struct request *r, int status, const char *type,
                const char *code, const char *msg);
+/* The CGI param name (e.g. "HTTP_X_MODEL"), or NULL. */
+const char *req_param(const struct request *r, const char *name);
 /* Milliseconds since the request started. */
 long req_elapsed_ms(const struct request *r);
 

@@ -73,6 +73,8 @@ static void add_common(const struct usage_event *ev, struct buf *b)
     add_str(b, "error_type", ev->error_type);
     if (ev->guardrail[0] != '\0')
         add_str(b, "guardrail", ev->guardrail);
+    if (ev->attempts > 1)            /* failover (relay.c) */
+        buf_addf(b, ",\"attempts\":%d", ev->attempts);
 }
 
 void usage_event_json(const struct usage_event *ev, struct buf *out)

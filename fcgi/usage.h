@@ -39,6 +39,7 @@ struct usage_event {
     char span_id[17];         /* the gateway's span */
     char parent_span_id[17];  /* the caller's, "" when none */
     unsigned char trace_flags;
+    int attempts;             /* upstream calls made (failover: > 1) */
 };
 
 void usage_event_init(struct usage_event *ev);
