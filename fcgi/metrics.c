@@ -31,7 +31,7 @@
 
 enum family {
     F_REQUESTS, F_TOKENS, F_TOKEN_USAGE, F_DURATION, F_TTFT, F_COST,
-    F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, NFAM
+    F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, F_FAILOVERS, NFAM
 };
 
 enum kind { K_COUNTER, K_HIST };
@@ -87,6 +87,10 @@ static const struct family_def fams[NFAM] = {
     [F_GUARDRAILS] = { "aigw_guardrail_actions_total",
         "Guardrail masks and blocks by route and the rule that acted "
         "(set:phase:check).", K_COUNTER, S_INT, 0, NULL },
+    [F_FAILOVERS] = { "aigw_failovers_total",
+        "Requests that needed more than one upstream attempt, by route "
+        "and the backend that finally answered.", K_COUNTER, S_INT, 0,
+        NULL },
 };
 
 enum { ST_EMPTY, ST_CLAIMING, ST_READY };
@@ -509,6 +513,12 @@ void metrics_observe(const struct usage_event *ev)
         label(&l, "action", ev->guard_outcome == 2 ? "blocked" : "masked");
         label(&l, "guardrail", ev->guardrail);
         count(F_GUARDRAILS, &l, 1);
+    }
+    if (ev->attempts > 1) {
+        l.n = 0;
+        label(&l, "route", str(ev->route));
+        label(&l, "backend", str(ev->backend));
+        count(F_FAILOVERS, &l, (uint64_t)(ev->attempts - 1));
     }
     if (ev->operation == NULL || ev->backend == NULL)
         return;

@@ -27,6 +27,8 @@ is "demo: one ledger row, 2 attempts, served by the fallback" "$(row "$rid" 'p-f
 is "demo: exactly one row for the request" "$(sql "SELECT count(*) FROM usage_events WHERE request_id='$rid'")" 1
 like "demo: the failover is logged" "$(grep "$rid" "$GWLOG" | grep -c 'failover: backend p-429')" '^[1-9]'
 like "demo: the access log line has attempts" "$(grep "\"request_id\":\"$rid\"" "$GWLOG" | grep '"msg":"request"')" '"attempts":2'
+like "demo: the failover is counted in metrics" \
+    "$(curl -s "$GW/metrics" | grep '^aigw_failovers_total{' | grep 'backend="p-fallback"')" ' [1-9][0-9]*$'
 read -r st rid < <(rpost $FO "$(chat gpt-5 Hello)")
 is "Retry-After honoured: the primary is skipped (1 attempt)" "$(row "$rid" 'p-fallback|gpt-5|gpt-4o|1|200')" 'p-fallback|gpt-5|gpt-4o|1|200'
 sleep 1.2
