@@ -143,18 +143,25 @@ static void dispatch(const struct config *cfg, struct request *r,
 
 static void settle(struct request *r, int to_ledger)
 {
-    struct buf line = BUF_INIT(1 << 16);
+    struct buf *ledger = &r->w->ledger_line, *line = &r->w->log_line;
 
     r->ev.request_id = r->request_id;
     r->ev.latency_ms = req_elapsed_ms(r);
     if (r->ev.http_status == 0)
         r->ev.http_status = r->status ? r->status : 500;
-    if (to_ledger)
-        ledger_submit(&r->ev);
-    usage_event_log_json(&r->ev, r->method, r->path, &line);
-    if (buf_error(&line) == 0)
-        log_line(line.ptr, line.len);
-    buf_release(&line);
+    buf_reset(ledger);
+    buf_reset(line);
+    /* one formatting pass for both lines */
+    usage_event_lines(&r->ev, r->method, r->path, to_ledger ? ledger : NULL,
+                      line);
+    if (to_ledger) {
+        if (buf_error(ledger))
+            log_error(r->request_id, "usage event too large to record");
+        else
+            ledger_submit_json(ledger->ptr, ledger->len);
+    }
+    if (buf_error(line) == 0)
+        log_line(line->ptr, line->len);
 }
 
 void gateway_handle(const struct config *cfg, struct request *r)
