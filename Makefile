@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 OPT ?= -O2 -g
 
-PKGS = libcurl json-c libpq openssl
+PKGS = libcurl json-c libjwt libpq openssl libpcre2-8
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wold-style-definition -Wformat=2 -Wvla -Wwrite-strings \
        -Wpointer-arith -Wcast-align -fno-common -Werror

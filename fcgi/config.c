@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authcfg.h"
 #include "buf.h"
+#include "guardrails.h"
 #include "log.h"
 #include "providers/provider.h"
 #include "xalloc.h"
@@ -451,7 +453,10 @@ struct config *config_parse(const char *text, const char *name, char *err,
                       : json_tokener_error_desc(json_tokener_get_error(tok)));
         goto fail;
     }
-    if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0)
+    if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
+        guardrails_load(root, cfg, err, errsz) < 0)
+        goto fail;
+    if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
         goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
@@ -521,6 +526,8 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].prefix);
         free(cfg->routes[i].backends);
     }
+    authcfg_free(cfg->authz);
+    guardrails_free(cfg->guardrails);
     free(cfg->backends);
     free(cfg->routes);
     free(cfg->db_conninfo);

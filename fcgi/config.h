@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct json_object;
+struct guardrails;
 
 struct backend {
     char *name;
@@ -51,6 +52,8 @@ struct config {
     size_t n_backends;
     struct route *routes;
     size_t n_routes;
+    struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
+    struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

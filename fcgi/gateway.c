@@ -4,12 +4,16 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "authcfg.h"
+#include "authlimit.h"
 #include "buf.h"
 #include "relay.h"
 #include "config.h"
+#include "frontend_anthropic.h"
 #include "ledger.h"
 #include "log.h"
 #include "models.h"
+#include "rbac.h"
 #include "request.h"
 #include "worker.h"
 
@@ -53,13 +57,26 @@ static void health(struct request *r)
     req_send_json(r, st, body, strlen(body), "");
 }
 
-static int authenticate(struct request *r, struct identity *id)
+static int authenticate(struct request *r, const struct route *rt,
+                        struct identity *id)
 {
-    switch (auth_check(&r->w->db, r, id)) {
+    const struct auth_settings *az = r->w->cfg->authz;
+    int rc;
+
+    if (authlimit_blocked(r->remote_addr, az->fail_max, az->fail_window_ms)) {
+        memset(id, 0, sizeof(*id));
+        req_error(r, 429, "rate_limit_error", "too_many_failed_attempts",
+                  "Too many failed authentication attempts; retry later.");
+        return -1;
+    }
+    rc = auth_authenticate(&r->w->db, r, authcfg_route_mode(r->w->cfg, rt),
+                           id);
+    switch (rc) {
     case AUTH_OK:
         usage_set(r->ev.api_key_id, sizeof(r->ev.api_key_id), id->api_key_id);
         usage_set(r->ev.user_id, sizeof(r->ev.user_id), id->user_id);
         usage_set(r->ev.group_id, sizeof(r->ev.group_id), id->group_id);
+        r->ident = id;
         return 0;
     case AUTH_MISSING:
         req_error(r, 401, "invalid_request_error", "missing_api_key",
@@ -70,7 +87,13 @@ static int authenticate(struct request *r, struct identity *id)
         req_error(r, 503, "server_error", "auth_unavailable",
                   "The key could not be verified right now; retry later.");
         return -1;
+    case AUTH_BAD_TOKEN:
+        authlimit_fail(r->remote_addr, az->fail_window_ms);
+        req_error(r, 401, "invalid_request_error", "invalid_token",
+                  "The bearer token is invalid or expired.");
+        return -1;
     default:
+        authlimit_fail(r->remote_addr, az->fail_window_ms);
         req_error(r, 401, "invalid_request_error", "invalid_api_key",
                   "Incorrect API key provided.");
         return -1;
@@ -111,8 +134,9 @@ static void dispatch(const struct config *cfg, struct request *r,
     int chat = path_is(r, off, "/chat/completions");
     int embed = path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
+    int messages = path_is(r, off, "/messages");   /* Anthropic's API */
 
-    if (embed)
+    if (embed || messages)
         chat = 1;            /* the same flow: POST, body, relay */
     if (!chat && !models) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
@@ -126,19 +150,28 @@ static void dispatch(const struct config *cfg, struct request *r,
     }
     if (chat && check_body(r) < 0)
         return;
-    if (authenticate(r, &id) < 0)
-        return;
+    if (authenticate(r, rt, &id) < 0)
+        goto out;
+    if (!rbac_allow_route(cfg->authz->rbac, &id, rt->name)) {
+        req_error(r, 403, "permission_error", "route_not_allowed",
+                  "You do not have access to this route.");
+        goto out;
+    }
     if (models) {
         models_handle(cfg, r, rt);
-        return;
+        goto out;
     }
     if (ledger_failing()) {
         req_error(r, 503, "server_error", "ledger_unavailable",
                   "Usage cannot be recorded right now; retry later.");
-        return;
+        goto out;
     }
     *ledger = 1;             /* an authenticated inference request */
-    relay_handle(r, rt, embed ? PROV_EMBED : PROV_CHAT, &frontend_openai);
+    relay_handle(r, rt, embed ? PROV_EMBED : PROV_CHAT,
+                 messages ? &frontend_anthropic : &frontend_openai);
+out:
+    r->ident = NULL;
+    auth_identity_release(&id);
 }
 
 static void settle(struct request *r, int to_ledger)

@@ -166,6 +166,7 @@ static void handle(struct worker *w, FCGX_Request *fr)
     r.content_type = FCGX_GetParam("CONTENT_TYPE", fr->envp);
     r.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
     r.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
+    r.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
     r.body_state = read_body(w, fr);
     r.body = w->body.ptr ? w->body.ptr : "";
     r.body_len = w->body.len;

@@ -2,8 +2,10 @@
 
 #include <string.h>
 
+#include "authcfg.h"
 #include "buf.h"
 #include "config.h"
+#include "rbac.h"
 #include "request.h"
 #include "worker.h"
 
@@ -13,7 +15,6 @@ void models_handle(const struct config *cfg, struct request *r,
     struct buf *b = &r->w->out;
     int first = 1;
 
-    (void)cfg;
     buf_reset(b);
     buf_adds(b, "{\"object\":\"list\",\"data\":[");
     for (size_t k = 0; k < rt->n_backends; k++) {
@@ -24,6 +25,10 @@ void models_handle(const struct config *cfg, struct request *r,
 
             /* patterns are not model names; the first backend wins */
             if (strpbrk(m, "*?[") != NULL || route_backend(rt, m) != be)
+                continue;
+            if (r->ident != NULL &&     /* only what the caller may use */
+                !rbac_allow_model(cfg->authz->rbac, r->ident, rt->name,
+                                  be->name, m))
                 continue;
             buf_adds(b, first ? "{\"id\":" : ",{\"id\":");
             buf_add_json_str(b, m, strlen(m));

@@ -7,9 +7,11 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "authcfg.h"
 #include "config.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "rbac.h"
 #include "providers/oai.h"
 #include "request.h"
 #include "upstream.h"
@@ -32,6 +34,8 @@ static int client_chunk(void *ud, const char *json, size_t len,
 
     if (x->r->ev.ttft_ms < 0 && !usage_only)
         x->r->ev.ttft_ms = req_elapsed_ms(x->r);
+    if (x->guard.set != NULL)          /* guardrails check the stream */
+        return guard_relay_chunk(x, json, len, usage_only);
     return x->fe->chunk(x, json, len, usage_only);
 }
 
@@ -91,6 +95,12 @@ static void stream_finish(struct relay_io *io,
     const char *code = NULL;
 
     r->ev.http_status = 200;
+    if (x->guard.blocked && !r->client_gone) {   /* a guardrail stopped it */
+        r->ev.partial = 1;
+        r->ev.error_type = "guardrail";
+        x->fe->stream_end(x, "guardrail_blocked");
+        return;
+    }
     if (!io->done || res->fail != UP_OK) {
         code = res->fail == UP_TIMEOUT ? "upstream_timeout"
              : io->bad_stream ? "upstream_bad_event"
@@ -173,10 +183,13 @@ static void relay_reply(struct relay_io *io,
             return;
         }
         x->r->ev.http_status = 200;
-        if (w->out.len > 0)
-            x->fe->reply(x, w->out.ptr, w->out.len);
-        else
+        if (w->out.len > 0) {
+            if (guard_relay_reply(x, w->out.ptr, w->out.len) == 0)
+                x->fe->reply(x, w->out.ptr, w->out.len);
+        } else if (guard_relay_reply(x, w->resp.ptr ? w->resp.ptr : "",
+                                     w->resp.len) == 0) {
             x->fe->reply(x, w->resp.ptr ? w->resp.ptr : "", w->resp.len);
+        }
         if (x->r->client_gone) {
             x->r->ev.http_status = 499;
             x->r->ev.error_type = "client_closed";
@@ -238,6 +251,13 @@ void relay_handle(struct request *r, const struct route *rt,
         fail(&x, 404, "model_not_found", msg);
         goto out;
     }
+    if (r->ident != NULL &&      /* RBAC and key scopes on the model */
+        !rbac_allow_model(r->w->cfg->authz->rbac, r->ident, rt->name,
+                          be->name, x.p.model)) {
+        fail(&x, 403, "model_not_allowed", "You do not have access to "
+             "this model.");
+        goto out;
+    }
     r->ev.backend = be->name;
     r->ev.provider = be->provider;
     buf_reset(&w->url);
@@ -253,6 +273,12 @@ void relay_handle(struct request *r, const struct route *rt,
         .raw_body = fe->passthrough ? r->body : NULL,
         .raw_body_len = fe->passthrough ? r->body_len : 0,
     };
+    if (guard_relay_request(&x, req) < 0)   /* blocked: no provider call */
+        goto out;
+    if (x.guard.modified) {                 /* masked: rebuild the body */
+        x.call.raw_body = NULL;
+        x.call.raw_body_len = 0;
+    }
     if (be->ops->build(&x.call) < 0) {
         int st = x.call.build_status;
 
@@ -264,6 +290,7 @@ void relay_handle(struct request *r, const struct route *rt,
     }
     call_upstream(&x);
 out:
+    guard_relay_finish(&x);
     release_call(&x);
     json_object_put(req);
 }
@@ -316,7 +343,9 @@ static void openai_stream_end(struct relay *x, const char *code)
         req_write(r, "data: [DONE]\n\n", 14);
     } else {
         buf_adds(&b, "data: ");
-        oai_error(&b, "the upstream stream ended before completion",
+        oai_error(&b, strcmp(code, "guardrail_blocked") == 0
+                  ? "the response was blocked by the guardrail policy"
+                  : "the upstream stream ended before completion",
                   "upstream_error", code);
         buf_adds(&b, "\n\n");
         req_write(r, b.ptr, b.len);

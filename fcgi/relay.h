@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "guard_relay.h"
 #include "providers/provider.h"
 #include "validate.h"
 
@@ -41,6 +42,7 @@ struct relay {
     struct chat_params p;
     struct provider_call call;
     void *fe_state;          /* the frontend's per-request state */
+    struct guard_ctx guard;  /* guardrails (guard_relay.c) */
 };
 
 extern const struct frontend frontend_openai;

@@ -9,6 +9,7 @@
 
 #include "usage.h"
 
+struct identity;
 struct worker;
 
 struct req_io {
@@ -28,6 +29,7 @@ struct request {
     const char *content_type;
     const char *authorization;
     const char *x_api_key;
+    const char *remote_addr;     /* REMOTE_ADDR; may be NULL */
     const char *body;
     size_t body_len;
     enum body_state body_state;
@@ -42,6 +44,7 @@ struct request {
     int status;              /* sent to the client */
 
     struct worker *w;        /* the serving thread's handles; borrowed */
+    const struct identity *ident;  /* the caller, once authenticated */
     struct usage_event ev;   /* settled once at the end */
 };
 

@@ -136,6 +136,8 @@ static void add_common(const struct usage_event *ev, struct buf *b)
     else
         ADD_LIT(b, ",\"partial\":false");
     ADD_STR(b, ",\"error_type\":", ev->error_type);
+    if (ev->guardrail[0] != '\0')
+        ADD_STR(b, ",\"guardrail\":", ev->guardrail);
 }
 
 static void add_ledger_tail(const struct usage_event *ev, struct buf *out)

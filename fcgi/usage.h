@@ -28,6 +28,10 @@ struct usage_event {
     int stream;
     int partial;              /* ended before the provider finished */
     const char *error_type;   /* NULL on success */
+    /* guardrails (metrics hook): enum guard_outcome (0 none, 1 masked,
+     * 2 blocked) and what acted, "<set>:<request|response>:<check>" */
+    int guard_outcome;
+    char guardrail[96];
 };
 
 void usage_event_init(struct usage_event *ev);

@@ -24,7 +24,9 @@ static const char help_main[] =
     "usage: " PROG " [--db CONNINFO] key <command> [options]\n"
     "\n"
     "Commands:\n"
-    "  key create --user USER --group GROUP [--name NAME]\n"
+    "  key create --user USER --group GROUP [--name NAME] [--org ORG]\n"
+    "             [--expires TIME] [--models LIST] [--routes LIST]\n"
+    "             [--metadata JSON] [--admin]\n"
     "        create an API key; prints its secret once, on stdout\n"
     "  key list [--all] [--format table|csv|json]\n"
     "        list active keys (--all: revoked keys too)\n"
@@ -45,13 +47,22 @@ static const char help_key[] =
 
 static const char help_create[] =
     "usage: " PROG " [--db CONNINFO] key create --user USER --group GROUP\n"
-    "                  [--name NAME]\n"
+    "                  [--name NAME] [--org ORG] [--expires TIME]\n"
+    "                  [--models M1,M2] [--routes R1,R2]\n"
+    "                  [--metadata JSON] [--admin]\n"
     "\n"
     "Creates an API key for USER in GROUP. The secret (sk-aigw-...) is\n"
     "printed once on stdout and cannot be recovered: only its SHA-256 and a\n"
     "masked hint are stored. stderr gets:\n"
     "  created api key <uuid> (<hint>) for user USER group GROUP\n"
-    "USER, GROUP and NAME: 1-256 bytes, no control characters.\n";
+    "USER, GROUP and NAME: 1-256 bytes, no control characters.\n"
+    "  --org ORG        the owning organisation\n"
+    "  --expires TIME   the key stops working then (any PostgreSQL\n"
+    "                   timestamp, e.g. 2027-01-01T00:00:00Z)\n"
+    "  --models LIST    the only models the key may use (names or globs)\n"
+    "  --routes LIST    the only routes (by name) the key may use\n"
+    "  --metadata JSON  a JSON object kept with the key\n"
+    "  --admin          the key holds the admin role\n";
 
 static const char help_list[] =
     "usage: " PROG " [--db CONNINFO] key list [--all]\n"
@@ -80,8 +91,11 @@ static const struct out_col key_cols[] = {
     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const char sql_insert[] =
-    "INSERT INTO api_keys (key_hash, key_hint, name, user_id, group_id) "
-    "VALUES (decode($1, 'hex'), $2, $3, $4, $5) RETURNING id::text";
+    "INSERT INTO api_keys (key_hash, key_hint, name, user_id, group_id, "
+    "org_id, expires_at, models, routes, metadata, is_admin) "
+    "VALUES (decode($1, 'hex'), $2, $3, $4, $5, $6, $7::timestamptz, "
+    "string_to_array($8, ','), string_to_array($9, ','), "
+    "coalesce($10::jsonb, '{}'), $11::boolean) RETURNING id::text";
 
 static const char sql_list[] =
     "SELECT id::text, key_hint, name, user_id, group_id, " UTC_TS("created_at")
@@ -145,7 +159,9 @@ static int simple(PGconn *c, const char *sql, char *err)
 
 /* Inserts the key in a transaction that commits only once the secret is
  * out on stdout, so a key whose secret was lost never exists. */
-static int insert_key(PGconn *c, const char *const vals[5],
+#define NCREATE 11
+
+static int insert_key(PGconn *c, const char *const vals[NCREATE],
                       const char *secret)
 {
     char err[DB_ERR_LEN];
@@ -153,7 +169,7 @@ static int insert_key(PGconn *c, const char *const vals[5],
     int rc = CLI_FAIL;
 
     if (simple(c, "BEGIN", err) < 0 ||
-        db_exec(c, sql_insert, 5, vals, &res, err) < 0)
+        db_exec(c, sql_insert, NCREATE, vals, &res, err) < 0)
         return db_fail("cannot create the key", err);
     if (printf("%s\n", secret) < 0 || fflush(stdout) == EOF) {
         fputs(PROG ": cannot write the secret to stdout; key not created\n",
@@ -176,13 +192,19 @@ out:
     return rc;
 }
 
+/* The optional settings of a new key (NULL: not given). */
+struct key_opts {
+    const char *org, *expires, *models, *routes, *metadata;
+    int admin;
+};
+
 static int create_key(PGconn *c, const char *user, const char *group,
-                      const char *name)
+                      const char *name, const struct key_opts *ko)
 {
     char secret[APIKEY_SECRET_LEN + 1], hint[APIKEY_HINT_MAX];
     char hex[2 * APIKEY_HASH_LEN + 1];
     unsigned char hash[APIKEY_HASH_LEN];
-    const char *vals[5];
+    const char *vals[NCREATE];
     int rc;
 
     if (apikey_generate(secret, sizeof(secret)) < 0) {
@@ -197,6 +219,12 @@ static int create_key(PGconn *c, const char *user, const char *group,
     vals[2] = name;
     vals[3] = user;
     vals[4] = group;
+    vals[5] = ko->org;
+    vals[6] = ko->expires;
+    vals[7] = ko->models;
+    vals[8] = ko->routes;
+    vals[9] = ko->metadata;
+    vals[10] = ko->admin ? "true" : "false";
     rc = insert_key(c, vals, secret);
     explicit_bzero(secret, sizeof(secret));
     explicit_bzero(hash, sizeof(hash));
@@ -212,16 +240,38 @@ static int check_text(const char *opt, const char *v)
     return CLI_OK;
 }
 
+/* A comma-separated list of names or globs, none of them empty. */
+static int check_list(const char *opt, const char *v)
+{
+    if (v == NULL)
+        return CLI_OK;
+    if (!cli_text_ok(v, 4 * TEXT_MAX) || v[0] == ',' ||
+        v[strlen(v) - 1] == ',' || strstr(v, ",,") != NULL)
+        return usage("key create", "invalid %s value: a comma-separated "
+                     "list of names", opt);
+    return CLI_OK;
+}
+
 static int cmd_create(const char *db, int argc, char **argv, int i)
 {
     const char *user = NULL, *group = NULL, *name = NULL;
+    struct key_opts ko = { 0 };
     PGconn *c = NULL;
     int m, rc;
 
     for (; i < argc; i++) {
         if (cli_is_help(argv[i]))
             return help(help_create);
+        if (strcmp(argv[i], "--admin") == 0) {
+            ko.admin = 1;
+            continue;
+        }
         if ((m = cli_opt(argc, argv, &i, "--user", &user)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--org", &ko.org)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--expires", &ko.expires)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--models", &ko.models)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--routes", &ko.routes)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--metadata", &ko.metadata)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--group", &group)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--name", &name)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--db", &db)) == 0)
@@ -233,10 +283,18 @@ static int cmd_create(const char *db, int argc, char **argv, int i)
         return usage("key create", "--user and --group are required");
     if ((rc = check_text("--user", user)) != CLI_OK ||
         (rc = check_text("--group", group)) != CLI_OK ||
-        (rc = check_text("--name", name)) != CLI_OK)
+        (rc = check_text("--name", name)) != CLI_OK ||
+        (rc = check_text("--org", ko.org)) != CLI_OK ||
+        (rc = check_text("--expires", ko.expires)) != CLI_OK ||
+        (rc = check_list("--models", ko.models)) != CLI_OK ||
+        (rc = check_list("--routes", ko.routes)) != CLI_OK)
         return rc;
+    if (ko.metadata != NULL && (strlen(ko.metadata) > 8192 ||
+                                ko.metadata[0] != '{'))
+        return usage("key create", "--metadata must be a JSON object "
+                     "(at most 8 KB)");
     if ((rc = open_db(db, &c)) == CLI_OK)
-        rc = create_key(c, user, group, name);
+        rc = create_key(c, user, group, name, &ko);
     PQfinish(c);
     return rc;
 }

@@ -139,13 +139,14 @@ cmd_mock_start() {
     "$ROOT/tests/mock/mock-provider" --port "$MOCK_PORT" \
         >"$VAR/mock.log" 2>&1 &
     echo $! >"$VAR/mock.pid"
-    node "$ROOT/tests/mock/providers.mjs" "$PMOCK_PORT" \
-        >"$VAR/pmock.log" 2>&1 &
-    echo $! >"$VAR/pmock.pid"
     # test credentials for the mocks (e.g. a Vertex service account)
     if [ -x "$ROOT/tests/mock/make-credentials.sh" ]; then
         "$ROOT/tests/mock/make-credentials.sh" "$VAR" >/dev/null
     fi
+    AIGW_TEST_CREDENTIALS=$VAR/credentials \
+        node "$ROOT/tests/mock/providers.mjs" "$PMOCK_PORT" \
+        >"$VAR/pmock.log" 2>&1 &
+    echo $! >"$VAR/pmock.pid"
     local i
     for i in $(seq 100); do
         curl -fs "http://127.0.0.1:$MOCK_PORT/__health" >/dev/null &&

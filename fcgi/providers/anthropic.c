@@ -363,7 +363,7 @@ static int add_messages(struct provider_call *c, json_object *root)
 /* tools[].function into {name, description, input_schema}. */
 static json_object *tool_def(json_object *t)
 {
-    json_object *fn, *params, *o;
+    json_object *fn, *o;
     const char *name = NULL, *desc;
 
     if (json_object_object_get_ex(t, "function", &fn))
@@ -374,16 +374,8 @@ static json_object *tool_def(json_object *t)
     jadd(o, "name", json_object_new_string(name));
     if ((desc = jget_str(fn, "description")) != NULL)
         jadd(o, "description", json_object_new_string(desc));
-    if (json_object_object_get_ex(fn, "parameters", &params) &&
-        json_object_is_type(params, json_type_object)) {
-        jadd(o, "input_schema", json_object_get(params));
-    } else {
-        /* Anthropic requires a schema; OpenAI allows none */
-        params = json_object_new_object();
-        jadd(params, "type", json_object_new_string("object"));
-        jadd(params, "properties", json_object_new_object());
-        jadd(o, "input_schema", params);
-    }
+    /* Anthropic requires a schema; OpenAI allows none */
+    jadd(o, "input_schema", oai_tool_schema(fn));
     return o;
 }
 

@@ -236,3 +236,16 @@ long long oai_max_tokens(json_object *req, long long dflt)
         v = jget_int(req, "max_tokens", -1);
     return v > 0 ? v : dflt;
 }
+
+json_object *oai_tool_schema(json_object *fn)
+{
+    json_object *params, *empty;
+
+    if (json_object_object_get_ex(fn, "parameters", &params) &&
+        json_object_is_type(params, json_type_object))
+        return json_object_get(params);
+    empty = json_object_new_object();
+    jadd(empty, "type", json_object_new_string("object"));
+    jadd(empty, "properties", json_object_new_object());
+    return empty;
+}

@@ -57,6 +57,9 @@ void oai_set_usage(struct usage_event *ev, long long in, long long out,
 /* Concatenated text of a message's content (string or array of text
  * parts) into out; returns 0. */
 int oai_content_text(struct json_object *content, struct buf *out);
+/* A tool function's JSON-schema parameters (a new reference), or an
+ * empty object schema when it has none: providers that require one. */
+struct json_object *oai_tool_schema(struct json_object *fn);
 /* The request's max tokens (max_completion_tokens, then max_tokens), or
  * dflt. */
 long long oai_max_tokens(struct json_object *req, long long dflt);

@@ -14,10 +14,11 @@
 #include "../sse.h"
 #include "../usage.h"
 #include "oai.h"
+#include "openai.h"
 #include "provider.h"
 
 /* "Authorization: Bearer <key>" without leaving a copy behind. */
-static void add_auth(struct provider_call *c, const char *prefix,
+void openai_add_auth(struct provider_call *c, const char *prefix,
                      const char *key)
 {
     struct buf h = BUF_INIT(8192);
@@ -31,13 +32,8 @@ static void add_auth(struct provider_call *c, const char *prefix,
     buf_release(&h);
 }
 
-static int openai_build(struct provider_call *c)
+void openai_write_body(struct provider_call *c)
 {
-    const struct backend *be = c->be;
-
-    buf_adds(c->url, be->base_url);
-    buf_adds(c->url, c->op == PROV_EMBED ? "/embeddings"
-                                         : "/chat/completions");
     if (c->op == PROV_CHAT && c->stream) {
         /* Ask for the final usage chunk so streamed tokens are counted. */
         json_object *so = json_object_new_object();
@@ -51,8 +47,18 @@ static int openai_build(struct provider_call *c)
     else
         buf_adds(c->body, json_object_to_json_string_ext(c->req,
                  JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int openai_build(struct provider_call *c)
+{
+    const struct backend *be = c->be;
+
+    buf_adds(c->url, be->base_url);
+    buf_adds(c->url, c->op == PROV_EMBED ? "/embeddings"
+                                         : "/chat/completions");
+    openai_write_body(c);
     if (be->api_key != NULL)
-        add_auth(c, "Authorization: Bearer ", be->api_key);
+        openai_add_auth(c, "Authorization: Bearer ", be->api_key);
     c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
     c->hdrs = curl_slist_append(c->hdrs, c->stream
                                 ? "Accept: text/event-stream"
@@ -105,8 +111,8 @@ static void scan_usage(const struct jspan *u, struct usage_event *ev)
     oai_set_usage(ev, in, out, cached);
 }
 
-static int openai_parse(struct provider_call *c, const char *body,
-                        size_t len, struct buf *out)
+int openai_parse(struct provider_call *c, const char *body, size_t len,
+                 struct buf *out)
 {
     static const char *const k[] = { "usage", "model" };
     struct jspan root, v[2];
@@ -162,8 +168,8 @@ static int on_event(void *ud, const char *event, const char *data,
     return x->sink->chunk(x->sink->ctx, data, len, usage_only);
 }
 
-static int openai_stream(struct provider_call *c, const char *p, size_t n,
-                         struct chunk_sink *sink, int *done)
+int openai_stream(struct provider_call *c, const char *p, size_t n,
+                  struct chunk_sink *sink, int *done)
 {
     struct sse_ctx x = { c, sink, done };
 
@@ -171,8 +177,8 @@ static int openai_stream(struct provider_call *c, const char *p, size_t n,
 }
 
 /* OpenAI-shaped error bodies pass through; anything else is wrapped. */
-static void openai_error(struct provider_call *c, long status,
-                         const char *body, size_t len, struct buf *out)
+void openai_error(struct provider_call *c, long status, const char *body,
+                  size_t len, struct buf *out)
 {
     json_object *o = jparse(body, len, NULL), *e;
     char msg[128];

@@ -54,6 +54,8 @@ struct provider_call {
                                     than the request (e.g. the provider's
                                     token endpoint is down): 502, 503 */
     char *userpwd;               /* "KEY:SECRET" for SigV4; wiped, freed */
+    unsigned long cred_gen;      /* which cached credential build() used,
+                                    to drop it if the provider refuses it */
 
     /* provider's per-request state, freed by finish() */
     void *st;

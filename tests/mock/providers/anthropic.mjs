@@ -171,6 +171,12 @@ export async function handle(req, res, body, ctx) {
   let r;
   try { r = JSON.parse(body.toString("utf8")); }
   catch { return error(ctx, 400, "invalid_request_error", "There was an error parsing the body of your request"); }
+  return serveMessages(r, body.length, res, ctx);
+}
+
+// A parsed Messages request (also used by vertex.mjs for Claude on Vertex
+// AI, after it checked the Vertex-specific parts).
+export async function serveMessages(r, bodyLen, res, ctx) {
   const why = invalid(r);
   if (why) return error(ctx, 400, "invalid_request_error", why);
   const m = r.model;
@@ -185,7 +191,7 @@ export async function handle(req, res, body, ctx) {
     res.writeHead(500, { "content-type": "text/html", "content-length": Buffer.byteLength(b) });
     return res.end(b);
   }
-  const p = plan(r, body.length);
+  const p = plan(r, bodyLen);
   const mode = m.includes("truncate") ? "truncate" : m.includes("error-event") ? "event"
     : m.includes("nousage") ? "nousage" : "";
   if (r.stream === true) return stream(r, p, res, ctx, mode);
