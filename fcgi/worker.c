@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "ledger.h"
+#include "upstream.h"
 
 #define SSE_MAX_EVENT (8 << 20)
 
@@ -16,6 +17,7 @@ int worker_init(struct worker *w, int idx, const struct config *cfg)
     w->curl = curl_easy_init();
     if (w->curl == NULL || uuid7_init(&w->ids) < 0)
         return -1;
+    upstream_setup(w->curl);
     db_session_init(&w->db, cfg, "aigw-fcgi");
     buf_init(&w->body, cfg->max_body_bytes);
     buf_init(&w->url, 16384);
