@@ -106,7 +106,7 @@ static int ingest_once(char **lines, size_t n)
     int rc;
 
     if (c == NULL || db_prepare(&lg.db, STMT_INGEST, "aigw_ingest",
-                                "SELECT aigw_ingest_usage($1::jsonb)", 1) < 0) {
+                                "SELECT aigw_ingest_usage_json($1::json)", 1) < 0) {
         db_failed(&lg.db);
         return -1;
     }
