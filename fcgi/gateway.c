@@ -214,5 +214,6 @@ void gateway_handle(const struct config *cfg, struct request *r)
         r->ev.route = rt->name;
         dispatch(cfg, r, rt, &to_ledger);
     }
+    req_finish(r);          /* usage is settled off the response path */
     settle(r, to_ledger);
 }

@@ -107,6 +107,16 @@ static int io_flush(void *ctx)
     return FCGX_FFlush(fr->out) == 0 ? 0 : -1;
 }
 
+/* Sends the rest of the output and FCGI_END_REQUEST, as FCGX_Finish_r()
+ * would, but keeps the request (its params) until FCGX_Finish_r(). */
+static void io_finish(void *ctx)
+{
+    FCGX_Request *fr = ctx;
+
+    FCGX_FClose(fr->err);
+    FCGX_FClose(fr->out);
+}
+
 /* Reads the body into w->body, bounded by max_body_bytes. */
 static enum body_state read_body(struct worker *w, FCGX_Request *fr)
 {
@@ -152,6 +162,7 @@ static void handle(struct worker *w, FCGX_Request *fr)
     r.w = w;
     r.io.write = io_write;
     r.io.flush = io_flush;
+    r.io_finish = io_finish;
     r.io.ctx = fr;
     r.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
     r.path = FCGX_GetParam("REQUEST_URI", fr->envp);

@@ -39,6 +39,10 @@ struct request {
     int64_t start_unix_us;   /* wall clock, for the ledger */
 
     struct req_io io;
+    /* The response is complete: the entry delivers it now, with io.ctx
+     * (the request's strings stay valid until the entry ends the request).
+     * NULL: nothing to do. */
+    void (*io_finish)(void *ctx);
     int headers_sent;
     int client_gone;
     int status;              /* sent to the client */
@@ -61,6 +65,9 @@ int req_send_json(struct request *r, int status, const char *json,
  * Also records the status and error type for the ledger. */
 void req_error(struct request *r, int status, const char *type,
                const char *code, const char *msg);
+/* Ends the response: the client has it all before the usage is settled
+ * (the ledger and access-log lines are written after it). */
+void req_finish(struct request *r);
 /* Milliseconds since the request started. */
 long req_elapsed_ms(const struct request *r);
 
