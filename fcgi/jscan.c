@@ -278,28 +278,30 @@ static ptr skip_value(ptr p, ptr end)
 {
     int nest = 0;
 
-    do {
-        switch (*p) {
-        case '"':
+    if (*p == '"')
+        return skip_string(p);
+    if (*p != '{' && *p != '[') {               /* a literal or a number */
+        while (p < end && *p != ',' && *p != '}' && *p != ']' &&
+               *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            p++;
+        return p;
+    }
+    for (;;) {
+        unsigned c = *p;
+
+        if (c == '"') {
             p = skip_string(p);
-            continue;
-        case '{': case '[':
-            nest++;
-            break;
-        case '}': case ']':
-            nest--;
-            break;
-        default:
-            if (nest == 0) {       /* a literal or a number */
-                while (p < end && *p != ',' && *p != '}' && *p != ']' &&
-                       *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-                    p++;
-                return p;
-            }
+        } else {
+            if (c == '{' || c == '[')
+                nest++;
+            else if (--nest == 0)               /* '}' or ']' */
+                return p + 1;
+            p++;
         }
-        p++;
-    } while (nest > 0);
-    return p;
+        /* between brackets only these bytes matter */
+        while (*p != '"' && *p != '{' && *p != '}' && *p != '[' && *p != ']')
+            p++;
+    }
 }
 
 static enum jscan_type type_at(ptr p, size_t len)
@@ -415,12 +417,13 @@ static size_t decode(ptr p, char *dst, size_t cap)
     return strlen(dst);
 }
 
-/* Is the key (a string at k, up to ke) equal to key once decoded? */
-static int key_is(ptr k, ptr ke, const char *key, size_t klen)
+/* Is the key (a string at k, up to ke; esc: it has escapes) equal to key
+ * once decoded? */
+static int key_is(ptr k, ptr ke, int esc, const char *key, size_t klen)
 {
     char tmp[128];
 
-    if (memchr(k, '\\', (size_t)(ke - k)) == NULL)
+    if (!esc)
         return (size_t)(ke - k) == klen + 2 && memcmp(k + 1, key, klen) == 0;
     if (klen + 2 > sizeof(tmp))
         return 0;
@@ -433,6 +436,7 @@ unsigned jspan_members(const struct jspan *o, const char *const *keys,
     ptr p = (ptr)o->p, end = p + o->len, k, ke, ve;
     size_t klen[JSPAN_MAX_KEYS];
     unsigned found = 0;
+    int esc;
 
     if (o->type != JS_OBJECT || n > JSPAN_MAX_KEYS)
         return 0;
@@ -443,8 +447,9 @@ unsigned jspan_members(const struct jspan *o, const char *const *keys,
         ke = skip_string(k);
         p = skip_ws(skip_ws(ke, end) + 1, end);        /* past ':' */
         ve = skip_value(p, end);
+        esc = memchr(k, '\\', (size_t)(ke - k)) != NULL;
         for (int i = 0; i < n; i++)
-            if (key_is(k, ke, keys[i], klen[i])) {
+            if (key_is(k, ke, esc, keys[i], klen[i])) {
                 v[i].p = (const char *)p;
                 v[i].len = (size_t)(ve - p);
                 v[i].type = type_at(p, v[i].len);
@@ -519,6 +524,76 @@ long jspan_string(const struct jspan *v, char *dst, size_t cap)
     if (v->type != JS_STRING || cap == 0)
         return -1;
     return (long)decode((ptr)v->p, dst, cap);
+}
+
+int jspan_next(const struct jspan *arr, const char **it, struct jspan *el)
+{
+    ptr end = (ptr)arr->p + arr->len, p, ve;
+
+    if (arr->type != JS_ARRAY)
+        return 0;
+    p = *it == NULL ? skip_ws((ptr)arr->p + 1, end) : (ptr)*it;
+    if (*p == ']')
+        return 0;
+    ve = skip_value(p, end);
+    el->p = (const char *)p;
+    el->len = (size_t)(ve - p);
+    el->type = type_at(p, el->len);
+    p = skip_ws(ve, end);
+    if (*p == ',')
+        p = skip_ws(p + 1, end);
+    *it = (const char *)p;
+    return 1;
+}
+
+static size_t utf8_size(unsigned cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+size_t jspan_strlen(const struct jspan *v, size_t *cut)
+{
+    ptr p = (ptr)v->p + 1;
+    size_t n = 0;
+    unsigned high = 0;
+
+    *cut = (size_t)-1;
+    while (*p != '"') {
+        unsigned cp;
+
+        if (*p != '\\' || p[1] != 'u') {
+            if (high) {
+                n += 3;                 /* U+FFFD */
+                high = 0;
+                continue;
+            }
+            p += *p == '\\' ? 2 : 1;
+            n++;
+            continue;
+        }
+        cp = hex4(p + 2);
+        p += 6;
+        if (high) {
+            high = 0;
+            if (cp >= 0xdc00 && cp <= 0xdfff) {
+                n += 4;
+                continue;
+            }
+            n += 3;
+        }
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            high = cp;
+            continue;
+        }
+        if (cp == 0 && *cut == (size_t)-1)
+            *cut = n;
+        n += cp >= 0xdc00 && cp <= 0xdfff ? 3 : utf8_size(cp);
+    }
+    if (high)
+        n += 3;
+    if (*cut == (size_t)-1)
+        *cut = n;
+    return n;
 }
 
 int jspan_array_empty(const struct jspan *v)

@@ -43,6 +43,12 @@ int64_t jspan_int64(const struct jspan *v);
 /* A string value decoded into dst (NUL-terminated, cut to cap - 1 bytes
  * and at the first NUL). Returns the length, or -1 if v is no string. */
 long jspan_string(const struct jspan *v, char *dst, size_t cap);
+/* The decoded length of a string value (what json_object_get_string_len()
+ * gives) and, in *cut, the length up to its first NUL (strlen()). */
+size_t jspan_strlen(const struct jspan *v, size_t *cut);
+/* Array iteration: *it starts NULL; 1 and the next element, or 0 at the
+ * end (or when arr is no array). */
+int jspan_next(const struct jspan *arr, const char **it, struct jspan *el);
 /* For an array: 1 when it has no elements. */
 int jspan_array_empty(const struct jspan *v);
 

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "authcfg.h"
 #include "config.h"
+#include "jscan.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "rbac.h"
@@ -273,6 +274,17 @@ void relay_handle(struct request *r, const struct route *rt,
         .raw_body = fe->passthrough ? r->body : NULL,
         .raw_body_len = fe->passthrough ? r->body_len : 0,
     };
+    if (req == NULL && (x.call.stream || x.call.raw_body == NULL ||
+                        !be->ops->raw_passthrough ||
+                        guard_relay_wants_request(&x))) {
+        /* validated by the scanner: the same text json-c accepts */
+        x.call.req = req = jparse(r->body, r->body_len, NULL);
+        if (req == NULL) {
+            req_error(r, 400, "invalid_request_error", "invalid_json",
+                      "the request body is not valid JSON: parse error");
+            goto out;
+        }
+    }
     if (guard_relay_request(&x, req) < 0)   /* blocked: no provider call */
         goto out;
     if (x.guard.modified) {                 /* masked: rebuild the body */
@@ -297,22 +309,35 @@ out:
 
 /* --- the OpenAI dialect: the unified shape itself ---------------------- */
 
+/* The body is checked with the scanner and relayed as it came; no tree
+ * is built unless a guard or the provider needs one (relay_handle). A
+ * body the scanner refuses (or a bare null) takes the json-c path for
+ * json-c's own message. */
 static int openai_parse_req(struct request *r, enum provider_op op,
                             json_object **out, struct chat_params *p)
 {
     const char *why = NULL, *param = NULL;
+    struct jspan root;
     char msg[256];
     int rc;
 
-    *out = jparse(r->body, r->body_len, &why);
-    if (*out == NULL) {
-        snprintf(msg, sizeof(msg), "the request body is not valid JSON: %s",
-                 why ? why : "parse error");
-        req_error(r, 400, "invalid_request_error", "invalid_json", msg);
-        return -1;
+    *out = NULL;
+    if (r->body_len <= INT32_MAX - 1 &&
+        jscan(r->body, r->body_len, &root) == 0 && root.type != JS_NULL) {
+        rc = op == PROV_EMBED ? embed_validate_scan(&root, p, &why, &param)
+                              : chat_validate_scan(&root, p, &why, &param);
+    } else {
+        *out = jparse(r->body, r->body_len, &why);
+        if (*out == NULL) {
+            snprintf(msg, sizeof(msg),
+                     "the request body is not valid JSON: %s",
+                     why ? why : "parse error");
+            req_error(r, 400, "invalid_request_error", "invalid_json", msg);
+            return -1;
+        }
+        rc = op == PROV_EMBED ? embed_validate(*out, p, &why, &param)
+                              : chat_validate(*out, p, &why, &param);
     }
-    rc = op == PROV_EMBED ? embed_validate(*out, p, &why, &param)
-                          : chat_validate(*out, p, &why, &param);
     if (rc < 0) {
         req_error(r, 400, "invalid_request_error",
                   param ? "invalid_value" : "invalid_request", why);

@@ -199,6 +199,7 @@ void openai_error(struct provider_call *c, long status, const char *body,
 const struct provider_ops provider_openai = {
     .name = "openai",
     .build = openai_build,
+    .raw_passthrough = 1,
     .parse = openai_parse,
     .stream = openai_stream,
     .error = openai_error,

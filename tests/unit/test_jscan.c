@@ -65,14 +65,32 @@ static void compare_obj(json_object *o, const struct jspan *sp,
         if (json_object_get_int64(v) != jspan_int64(&w))
             note("int64 differs", s, len);
         if (w.type == JS_STRING) {
+            size_t cut, full = jspan_strlen(&w, &cut);
+
+            if (full != (size_t)json_object_get_string_len(v) ||
+                cut != strlen(json_object_get_string(v)))
+                note("string length differs", s, len);
             usage_set(want, sizeof(want), json_object_get_string(v));
             jspan_string(&w, got, sizeof(got));
             if (strcmp(got, want) != 0)
                 note("string differs", s, len);
         }
-        if (w.type == JS_ARRAY &&
-            (json_object_array_length(v) == 0) != jspan_array_empty(&w))
-            note("array emptiness differs", s, len);
+        if (w.type == JS_ARRAY) {
+            const char *it = NULL;
+            struct jspan el;
+            size_t n = 0;
+
+            if ((json_object_array_length(v) == 0) != jspan_array_empty(&w))
+                note("array emptiness differs", s, len);
+            while (jspan_next(&w, &it, &el)) {
+                json_object *e = json_object_array_get_idx(v, n++);
+
+                if (type_of(e) != el.type)
+                    note("array element type differs", s, len);
+            }
+            if (n != json_object_array_length(v))
+                note("array length differs", s, len);
+        }
         if (w.type == JS_OBJECT && level < 4)
             compare_obj(v, &w, s, len, level + 1);
     }
@@ -135,6 +153,8 @@ static const char *const cases[] = {
     "{\"usage\":{\"prompt_tokens\":true,\"completion_tokens\":-7}}",
     "{\"b\":[[[]]],\"a\":[ ],\"choices\":[\n]}", "{\"b\":NaN,\"a\":-Infinity}",
     "{\"a\":\"\\\"}\\\\\"}", "{\"a\":\" \\\\\",\"b\":1}",
+    "{\"a\":\"x\\u0000y\\u0000\"}", "{\"a\":\"\\ud800\\u0000\"}",
+    "{\"a\":\"\\ud800\"}", "{\"a\":[1,\"x\",[],{},null,true,2.5]}",
 };
 
 static const char *const seeds[] = {
