@@ -104,7 +104,7 @@ bench: deps all
 asan:
 	$(MAKE) clean
 	$(MAKE) SANITIZE=address,undefined OPT="-O1 -g" all $(UNIT_BINS)
-	ASAN_OPTIONS=detect_leaks=0 bash tests/run-tests.sh
+	ASAN_OPTIONS=detect_leaks=0 AIGW_SANITIZED=1 bash tests/run-tests.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aigw/sql

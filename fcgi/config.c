@@ -9,9 +9,13 @@
 
 #include "authcfg.h"
 #include "buf.h"
+#include "failover.h"
 #include "guardrails.h"
 #include "log.h"
+#include "quotacfg.h"
+#include "logsink.h"
 #include "providers/provider.h"
+#include "router.h"
 #include "xalloc.h"
 
 #define CONFIG_MAX_BYTES (4 << 20)
@@ -297,6 +301,9 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
     for (size_t i = 0; i < n; i++) {
         json_object *v = one ? one : json_object_array_get_idx(many, i);
 
+        if (json_object_is_type(v, json_type_object))   /* router.c */
+            v = json_object_object_get(v, "name");
+
         if (!json_object_is_type(v, json_type_string) ||
             (rt->backends[i] = find_backend(cfg,
                                 json_object_get_string(v))) == NULL)
@@ -308,13 +315,15 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
 static int load_route(struct ctx *c, struct config *cfg, json_object *o,
                       size_t i, struct route *rt)
 {
-    char where[64];
+    char where[64], rwhere[320];
 
     snprintf(where, sizeof(where), "routes[%zu].", i);
     if (!json_object_is_type(o, json_type_object))
         return bad(c, where, "must be an object");
     if (get_str(c, o, "name", where, &rt->name) < 0 ||
-        get_str(c, o, "prefix", where, &rt->prefix) < 0)
+        get_str(c, o, "prefix", where, &rt->prefix) < 0 ||
+        (snprintf(rwhere, sizeof(rwhere), "%s: %s", c->name, where),
+         router_route_load(rt, o, rwhere, c->err, c->errsz)) < 0)
         return -1;
     if (rt->prefix == NULL || rt->prefix[0] != '/')
         return bad(c, where, "prefix (starting with /) is required");
@@ -323,7 +332,13 @@ static int load_route(struct ctx *c, struct config *cfg, json_object *o,
         rt->prefix[--rt->prefix_len] = '\0';
     if (rt->name == NULL)
         rt->name = xstrdup(rt->prefix);
-    return route_backends(c, cfg, o, where, rt);
+    if (rt->ext->direct_status != 0 &&       /* answers by itself */
+        !json_object_object_get_ex(o, "backend", NULL) &&
+        !json_object_object_get_ex(o, "backends", NULL))
+        return 0;
+    if (route_backends(c, cfg, o, where, rt) < 0)
+        return -1;
+    return router_route_backends(rt, o, rwhere, c->err, c->errsz);
 }
 
 static int load_list(struct ctx *c, struct config *cfg, json_object *root)
@@ -410,6 +425,94 @@ fail:
     return -1;
 }
 
+/* --- "observability": metrics, log sinks, traces ----------------------- */
+
+static int get_bool(struct ctx *c, json_object *o, const char *key,
+                    const char *where, int *out)
+{
+    json_object *v;
+    char w[256];
+
+    if (!json_object_object_get_ex(o, key, &v))
+        return 0;
+    snprintf(w, sizeof(w), "%s%s", where, key);
+    if (!json_object_is_type(v, json_type_boolean))
+        return bad(c, w, "must be true or false");
+    *out = json_object_get_boolean(v);
+    return 0;
+}
+
+static int load_observability(struct ctx *c, struct config *cfg,
+                              json_object *root)
+{
+    json_object *o = section(root, "observability");
+    struct obs_settings *s = &cfg->obs;
+    const char *w = "observability.";
+    char *fac = NULL;
+    int rc = -1;
+
+    s->metrics = 1;
+    s->metrics_path = xstrdup("/metrics");
+    s->max_series = 8192;
+    s->max_label_sets = 2000;
+    s->syslog_ident = xstrdup("aigw");
+    s->syslog_facility = logsink_facility("local0");
+    s->service_name = xstrdup("aigw");
+    s->otlp_batch_spans = 512;
+    s->otlp_flush_ms = 1000;
+    s->otlp_queue_max = 8192;
+    s->otlp_timeout_ms = 2000;
+    if (o == NULL)
+        return 0;
+    if (get_bool(c, o, "metrics", w, &s->metrics) < 0 ||
+        get_str(c, o, "metrics_path", w, &s->metrics_path) < 0 ||
+        get_str(c, o, "metrics_shm", w, &s->metrics_shm) < 0 ||
+        get_long(c, o, "max_series", w, 64, 1L << 20, &s->max_series) < 0 ||
+        get_long(c, o, "max_label_sets", w, 1, 1L << 20,
+                 &s->max_label_sets) < 0 ||
+        get_bool(c, o, "syslog", w, &s->syslog) < 0 ||
+        get_str(c, o, "syslog_ident", w, &s->syslog_ident) < 0 ||
+        get_str(c, o, "syslog_facility", w, &fac) < 0 ||
+        get_str(c, o, "otlp_endpoint", w, &s->otlp_endpoint) < 0 ||
+        get_str(c, o, "service_name", w, &s->service_name) < 0 ||
+        get_long(c, o, "otlp_batch_spans", w, 1, 10000,
+                 &s->otlp_batch_spans) < 0 ||
+        get_long(c, o, "otlp_flush_ms", w, 10, 600000,
+                 &s->otlp_flush_ms) < 0 ||
+        get_long(c, o, "otlp_queue_max", w, 16, 10000000,
+                 &s->otlp_queue_max) < 0 ||
+        get_long(c, o, "otlp_timeout_ms", w, 100, 60000,
+                 &s->otlp_timeout_ms) < 0)
+        goto out;
+    if (s->metrics_path[0] != '/') {
+        bad(c, "observability.metrics_path", "must start with /");
+        goto out;
+    }
+    if (fac != NULL && (s->syslog_facility = logsink_facility(fac)) < 0) {
+        bad(c, "observability.syslog_facility", "must be user, daemon or "
+            "local0 ... local7");
+        goto out;
+    }
+    if (s->otlp_endpoint != NULL && *s->otlp_endpoint == '\0') {
+        free(s->otlp_endpoint);
+        s->otlp_endpoint = NULL;
+    }
+    if (s->otlp_endpoint != NULL &&
+        strncmp(s->otlp_endpoint, "http://", 7) != 0 &&
+        strncmp(s->otlp_endpoint, "https://", 8) != 0) {
+        bad(c, "observability.otlp_endpoint", "must be an http(s) URL");
+        goto out;
+    }
+    if (s->metrics_shm != NULL && *s->metrics_shm == '\0') {
+        free(s->metrics_shm);
+        s->metrics_shm = NULL;
+    }
+    rc = 0;
+out:
+    free(fac);
+    return rc;
+}
+
 static void set_defaults(struct config *cfg)
 {
     cfg->threads = 16;
@@ -454,9 +557,14 @@ struct config *config_parse(const char *text, const char *name, char *err,
         goto fail;
     }
     if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
-        guardrails_load(root, cfg, err, errsz) < 0)
+        guardrails_load(root, cfg, err, errsz) < 0 ||
+        failover_load(cfg, root, err, errsz) < 0)    /* "routing" */
         goto fail;
     if (authcfg_load(cfg, root, err, errsz) < 0)   /* identity section */
+        goto fail;
+    if (quotacfg_load(cfg, root, err, errsz) < 0)  /* quotas section */
+        goto fail;
+    if (load_observability(&c, cfg, root) < 0)
         goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
@@ -525,14 +633,22 @@ void config_free(struct config *cfg)
         free(cfg->routes[i].name);
         free(cfg->routes[i].prefix);
         free(cfg->routes[i].backends);
+        router_route_free(&cfg->routes[i]);
     }
+    failover_free(cfg->routing);
     authcfg_free(cfg->authz);
     guardrails_free(cfg->guardrails);
+    quotacfg_free(cfg->quotas);
     free(cfg->backends);
     free(cfg->routes);
     free(cfg->db_conninfo);
     free(cfg->spool_dir);
     free(cfg->log_file);
+    free(cfg->obs.metrics_path);
+    free(cfg->obs.metrics_shm);
+    free(cfg->obs.syslog_ident);
+    free(cfg->obs.otlp_endpoint);
+    free(cfg->obs.service_name);
     free(cfg->path);
     free(cfg);
 }

@@ -8,6 +8,9 @@
 
 struct json_object;
 struct guardrails;
+struct quota_settings;
+struct route_ext;
+struct routing_settings;
 
 struct backend {
     char *name;
@@ -31,6 +34,27 @@ struct route {
     struct backend **backends;  /* borrowed from config.backends; the
                                    first that serves the model wins */
     size_t n_backends;
+    struct route_ext *ext;      /* matching, model, weights, direct
+                                   response, transforms (router.h) */
+};
+
+/* Observability: metrics, log sinks, traces (the "observability"
+ * section; see metrics.h, trace.h). */
+struct obs_settings {
+    int metrics;             /* serve GET metrics_path */
+    char *metrics_path;      /* "/metrics" */
+    char *metrics_shm;       /* shared segment; NULL: <spool_dir>/aigw-metrics.shm */
+    long max_series;         /* slots in the host-wide series table */
+    long max_label_sets;     /* per metric family; beyond: overflow series */
+    int syslog;              /* access and diagnostic lines to syslog too */
+    char *syslog_ident;
+    int syslog_facility;     /* LOG_LOCAL0 ... */
+    char *otlp_endpoint;     /* OTLP/HTTP JSON traces URL; NULL: off */
+    char *service_name;
+    long otlp_batch_spans;
+    long otlp_flush_ms;
+    long otlp_queue_max;
+    long otlp_timeout_ms;
 };
 
 struct config {
@@ -54,6 +78,9 @@ struct config {
     size_t n_routes;
     struct auth_settings *authz;  /* "identity" + routes[].auth (authcfg.h) */
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
+    struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
+    struct obs_settings obs;
+    struct routing_settings *routing;  /* "routing" (failover.h) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a

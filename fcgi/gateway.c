@@ -12,9 +12,15 @@
 #include "frontend_anthropic.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
+#include "quota.h"
+#include "admin.h"
 #include "rbac.h"
 #include "request.h"
+#include "trace.h"
+#include "router.h"
+#include "transform.h"
 #include "worker.h"
 
 const struct route *router_match(const struct config *cfg, const char *path,
@@ -55,6 +61,25 @@ static void health(struct request *r)
 
     r->ev.http_status = st;
     req_send_json(r, st, body, strlen(body), "");
+}
+
+/* GET /metrics: the host's Prometheus text exposition. */
+static void metrics_handle(struct request *r)
+{
+    struct buf *out = &r->w->out;
+
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+        req_error(r, 405, "invalid_request_error", "method_not_allowed",
+                  "use GET");
+        return;
+    }
+    buf_reset(out);
+    metrics_render(out);
+    if (buf_error(out) == 0 &&
+        req_start(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+                  "Cache-Control: no-store\r\n") == 0 &&
+        strcmp(r->method, "HEAD") != 0)
+        req_write(r, out->ptr ? out->ptr : "", out->len);
 }
 
 static int authenticate(struct request *r, const struct route *rt,
@@ -130,14 +155,17 @@ static void dispatch(const struct config *cfg, struct request *r,
                      const struct route *rt, int *ledger)
 {
     struct identity id;
-    size_t off = rt->prefix_len == 1 ? 0 : rt->prefix_len;
-    int chat = path_is(r, off, "/chat/completions");
-    int embed = path_is(r, off, "/embeddings");
+    size_t off = router_path_off(rt, r->path, r->path_len);
+    enum route_endpoint ep = router_endpoint(rt);    /* router.c */
+    int chat = ep == ROUTE_EP_CHAT || path_is(r, off, "/chat/completions");
+    int embed = ep == ROUTE_EP_EMBED || path_is(r, off, "/embeddings");
     int models = path_is(r, off, "/models");
     int messages = path_is(r, off, "/messages");   /* Anthropic's API */
+    int usage = path_is(r, off, "/usage");         /* own limits (quota.c) */
 
     if (embed || messages)
         chat = 1;            /* the same flow: POST, body, relay */
+    models |= usage;         /* the same flow: GET, no body */
     if (!chat && !models) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
@@ -157,6 +185,10 @@ static void dispatch(const struct config *cfg, struct request *r,
                   "You do not have access to this route.");
         goto out;
     }
+    if (usage) {
+        quota_usage_handle(r);
+        goto out;
+    }
     if (models) {
         models_handle(cfg, r, rt);
         goto out;
@@ -174,14 +206,23 @@ out:
     auth_identity_release(&id);
 }
 
-static void settle(struct request *r, int to_ledger)
+/* The request's outcome, and its quota reservation reconciled: before the
+ * client has the response, so that its next request sees the quota as
+ * this one left it. */
+static void conclude(struct request *r)
 {
-    struct buf *ledger = &r->w->ledger_line, *line = &r->w->log_line;
-
     r->ev.request_id = r->request_id;
     r->ev.latency_ms = req_elapsed_ms(r);
     if (r->ev.http_status == 0)
         r->ev.http_status = r->status ? r->status : 500;
+    quota_settle(r);          /* the reservation to the real usage */
+}
+
+/* Records the usage, after the response was delivered. */
+static void settle(struct request *r, int to_ledger)
+{
+    struct buf *ledger = &r->w->ledger_line, *line = &r->w->log_line;
+
     buf_reset(ledger);
     buf_reset(line);
     /* one formatting pass for both lines */
@@ -193,6 +234,8 @@ static void settle(struct request *r, int to_ledger)
         else
             ledger_submit_json(ledger->ptr, ledger->len);
     }
+    metrics_observe(&r->ev);           /* observability: metrics, span */
+    trace_export(&r->ev, r->method);
     if (buf_error(line) == 0)
         log_line(line->ptr, line->len);
 }
@@ -206,14 +249,29 @@ void gateway_handle(const struct config *cfg, struct request *r)
         health(r);
         return;                       /* probes are not logged */
     }
-    rt = router_match(cfg, r->path, r->path_len);
-    if (rt == NULL) {
+    if (cfg->obs.metrics && metrics_enabled() &&
+        path_is(r, 0, cfg->obs.metrics_path)) {
+        metrics_handle(r);
+        return;                       /* scrapes are not logged */
+    }
+    metrics_request_begin();
+    trace_begin(&r->ev, r->traceparent);
+    rt = router_select(cfg, r);          /* router.c */
+    if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
+        admin_handle(cfg, r);         /* operator API (admin.c) */
+    } else if (rt == NULL) {
         req_error(r, 404, "invalid_request_error", "unknown_url",
                   "Unknown request URL.");
+    } else if (router_direct(rt, r)) {   /* a fixed answer, no backend */
+        r->ev.route = rt->name;
     } else {
         r->ev.route = rt->name;
+        if (rt->ext != NULL)                 /* transform.c */
+            r->route_headers = transform_response_headers(rt->ext->xf);
         dispatch(cfg, r, rt, &to_ledger);
     }
-    req_finish(r);          /* usage is settled off the response path */
+    conclude(r);
+    req_finish(r);          /* usage is recorded off the response path */
     settle(r, to_ledger);
+    metrics_request_end();
 }

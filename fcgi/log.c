@@ -1,4 +1,5 @@
 #include "log.h"
+#include "logsink.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,13 +23,29 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-void log_line(const char *s, size_t n)
+static int to_syslog;
+
+void log_use_syslog(void)
+{
+    to_syslog = 1;
+}
+
+static void emit(int level, const char *s, size_t n)
 {
     struct iovec iov[2] = { { (void *)s, n }, { (void *)"\n", 1 } };
 
+    if (to_syslog) {
+        logsink_syslog(level, s, n);
+        return;
+    }
     /* best effort: stderr is all we have to report a failure to */
     if (writev(STDERR_FILENO, iov, 2) < 0)
         return;
+}
+
+void log_line(const char *s, size_t n)
+{
+    emit(LOG_INFO, s, n);
 }
 
 void log_write(int level, const char *file, int line, const char *req_id,
@@ -56,7 +73,7 @@ void log_write(int level, const char *file, int line, const char *req_id,
     buf_add_json_str(&b, msg, strlen(msg));
     buf_addc(&b, '}');
     if (buf_error(&b) == 0)
-        log_line(b.ptr, b.len);
+        emit(level, b.ptr, b.len);
     buf_release(&b);
 }
 

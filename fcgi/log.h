@@ -15,6 +15,9 @@ void log_write(int level, const char *file, int line, const char *req_id,
  * so lines from concurrent threads and processes never interleave. */
 void log_line(const char *s, size_t n);
 int log_level_parse(const char *s);
+/* Sends every line to syslog instead of stderr (logsink.c): access lines
+ * at info, diagnostics at their level. */
+void log_use_syslog(void);
 /* Points stderr at path (appending); called again to reopen after log
  * rotation. Returns 0 or -1. */
 int log_open_file(const char *path);

@@ -20,7 +20,13 @@
 #include "gateway.h"
 #include "ledger.h"
 #include "log.h"
+#include "logsink.h"
+#include "metrics.h"
+#include "circuit.h"
+#include "failover.h"
+#include "reload.h"
 #include "request.h"
+#include "trace.h"
 #include "worker.h"
 
 #define DRAIN_SECONDS 30
@@ -178,10 +184,14 @@ static void handle(struct worker *w, FCGX_Request *fr)
     r.authorization = FCGX_GetParam("HTTP_AUTHORIZATION", fr->envp);
     r.x_api_key = FCGX_GetParam("HTTP_X_API_KEY", fr->envp);
     r.remote_addr = FCGX_GetParam("REMOTE_ADDR", fr->envp);
+    r.traceparent = FCGX_GetParam("HTTP_TRACEPARENT", fr->envp);
+    r.host = FCGX_GetParam("HTTP_HOST", fr->envp);       /* routing */
+    r.query = q ? q + 1 : FCGX_GetParam("QUERY_STRING", fr->envp);
+    r.env = fr->envp;
     r.body_state = read_body(w, fr);
     r.body = w->body.ptr ? w->body.ptr : "";
     r.body_len = w->body.len;
-    gateway_handle(cfg, &r);
+    gateway_handle(w->cfg, &r);
 }
 
 static void *serve(void *arg)
@@ -192,8 +202,13 @@ static void *serve(void *arg)
     if (FCGX_InitRequest(&fr, 0, 0) != 0)
         return NULL;
     while (accept_next(&fr) == 0) {
+        const struct config *rc = reload_acquire();   /* hot reload */
+
         atomic_fetch_add(&active, 1);
+        w->cfg = rc;
         handle(w, &fr);
+        w->cfg = cfg;
+        reload_release(rc);
         FCGX_Finish_r(&fr);
         atomic_fetch_sub(&active, 1);
         if (atomic_load(&stopping))
@@ -215,9 +230,11 @@ static void usage(FILE *f)
         "  --config FILE  configuration (default: $AIGW_CONFIG, else\n"
         "                 /etc/aigw/aigw.json)\n"
         "  --check        load and validate the configuration, then exit\n"
+        "  --check-config FILE  the same for FILE\n"
         "  --help         this text\n"
         "\n"
-        "Signals: TERM/INT drain in-flight requests, flush usage, exit.\n");
+        "Signals: TERM/INT drain in-flight requests, flush usage, exit;\n"
+        "HUP reopens the log and reloads the configuration.\n");
 }
 
 /* Blocks the signals every thread inherits; main waits for them. */
@@ -232,9 +249,10 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int wait_for_stop(const sigset_t *set)
+static int wait_for_stop(const sigset_t *set, const char *path)
 {
     int sig;
+    char err[512];
 
     for (;;) {
         if (sigwait(set, &sig) != 0)
@@ -242,8 +260,13 @@ static int wait_for_stop(const sigset_t *set)
         if (sig == SIGHUP) {
             if (cfg->log_file != NULL && log_open_file(cfg->log_file) < 0)
                 log_error(NULL, "cannot reopen %s", cfg->log_file);
-            log_info(NULL, "SIGHUP: log reopened; configuration reload is "
-                     "not supported yet: restart the workers to apply it");
+            if (reload_load(path, err, sizeof(err)) < 0)
+                log_error(NULL, "SIGHUP: configuration not reloaded, the "
+                          "running one stays: %s", err);
+            else
+                log_info(NULL, "SIGHUP: configuration reloaded from %s "
+                         "(database, ledger, auth cache, identity.jwt and "
+                         "threads keep their start-up values)", path);
             continue;
         }
         return sig;
@@ -269,6 +292,10 @@ int main(int argc, char **argv)
             path = argv[++i];
         else if (strcmp(argv[i], "--check") == 0)
             check = 1;
+        else if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+            check = 1;
+        }
         else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
@@ -291,6 +318,10 @@ int main(int argc, char **argv)
                 cfg->log_file);
         return 1;
     }
+    if (!check && cfg->obs.syslog) {
+        logsink_syslog_open(cfg->obs.syslog_ident, cfg->obs.syslog_facility);
+        log_use_syslog();
+    }
     if (check) {
         printf("%s: ok (%zu backends, %zu routes)\n", path, cfg->n_backends,
                cfg->n_routes);
@@ -307,6 +338,13 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_ALL);
     FCGX_Init();
     auth_init(cfg);
+    /* observability: the host's metrics segment, the span exporter */
+    metrics_init(cfg, cfg->threads);
+    if (trace_start(cfg) < 0)
+        log_error(NULL, "traces: exporter thread did not start");
+    reload_init(c);
+    if (!circuit_init(cfg->routing->shm_name))
+        log_info(NULL, "circuit breaker state is per process");
     if (ledger_start(cfg) < 0) {
         log_error(NULL, "usage ledger could not start; refusing to serve "
                   "requests whose usage could be lost");
@@ -324,13 +362,14 @@ int main(int argc, char **argv)
     }
     log_info(NULL, "aigw-fcgi %d serving with %d threads (%s)", (int)getpid(),
              cfg->threads, path);
-    sig = wait_for_stop(&set);
+    sig = wait_for_stop(&set, path);
     atomic_store(&stopping, 1);
     FCGX_ShutdownPending();
     log_info(NULL, "signal %d: draining %d in-flight requests", sig,
              atomic_load(&active));
     drain();
     ledger_stop();
+    trace_stop();
     log_info(NULL, "aigw-fcgi %d stopped", (int)getpid());
     /* threads blocked in accept() are not joined: the process ends here */
     _exit(0);

@@ -11,6 +11,7 @@
 #include "providers/provider.h"
 #include "validate.h"
 
+struct buf;
 struct json_object;
 struct request;
 struct route;
@@ -45,9 +46,16 @@ struct relay {
     struct provider_call call;
     void *fe_state;          /* the frontend's per-request state */
     struct guard_ctx guard;  /* guardrails (guard_relay.c) */
+    const char *report_model;  /* the response names this model instead
+                                  of the served one; NULL: as served */
 };
 
 extern const struct frontend frontend_openai;
+
+/* Replaces the first "model" value of json with name into out; 1 when
+ * done (relay.c, for virtualized model names). */
+int relay_rewrite_model(const char *json, size_t len, const char *name,
+                        struct buf *out);
 
 void relay_handle(struct request *r, const struct route *rt,
                   enum provider_op op, const struct frontend *fe);

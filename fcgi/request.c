@@ -63,7 +63,11 @@ int req_start(struct request *r, int status, const char *content_type,
                  "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
                  status, reason(status), content_type, r->request_id);
     if (req_write(r, head, (size_t)n) < 0 ||
-        req_write(r, extra, strlen(extra)) < 0)
+        req_write(r, extra, strlen(extra)) < 0 ||
+        (r->extra_headers != NULL &&
+         req_write(r, r->extra_headers, strlen(r->extra_headers)) < 0) ||
+        (r->route_headers != NULL &&
+         req_write(r, r->route_headers, strlen(r->route_headers)) < 0))
         return -1;
     return req_write(r, "\r\n", 2);
 }
@@ -121,4 +125,16 @@ long req_elapsed_ms(const struct request *r)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (long)((now.tv_sec - r->t_start.tv_sec) * 1000 +
                   (now.tv_nsec - r->t_start.tv_nsec) / 1000000);
+}
+
+const char *req_param(const struct request *r, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (r->env == NULL)
+        return NULL;
+    for (char **e = r->env; *e != NULL; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
 }

@@ -30,6 +30,12 @@ struct request {
     const char *authorization;
     const char *x_api_key;
     const char *remote_addr;     /* REMOTE_ADDR; may be NULL */
+    const char *traceparent;  /* W3C trace context (HTTP_TRACEPARENT) */
+    /* routing (router.c): Host without port, the query string, and every
+     * CGI param as "NAME=value" (headers are HTTP_*); all may be NULL */
+    const char *host;
+    const char *query;
+    char **env;
     const char *body;
     size_t body_len;
     enum body_state body_state;
@@ -44,8 +50,12 @@ struct request {
      * NULL: nothing to do. */
     void (*io_finish)(void *ctx);
     int headers_sent;
+    const char *route_headers;   /* "Name: v\r\n" lines added to the
+                                    response (transform.c); borrowed */
     int client_gone;
     int status;              /* sent to the client */
+    const char *extra_headers;  /* CRLF-terminated lines added to the
+                                   response (rate-limit headers); NULL */
 
     struct worker *w;        /* the serving thread's handles; borrowed */
     const struct identity *ident;  /* the caller, once authenticated */
@@ -68,6 +78,8 @@ void req_error(struct request *r, int status, const char *type,
 /* Ends the response: the client has it all before the usage is settled
  * (the ledger and access-log lines are written after it). */
 void req_finish(struct request *r);
+/* The CGI param name (e.g. "HTTP_X_MODEL"), or NULL. */
+const char *req_param(const struct request *r, const char *name);
 /* Milliseconds since the request started. */
 long req_elapsed_ms(const struct request *r);
 

@@ -138,6 +138,8 @@ static void add_common(const struct usage_event *ev, struct buf *b)
     ADD_STR(b, ",\"error_type\":", ev->error_type);
     if (ev->guardrail[0] != '\0')
         ADD_STR(b, ",\"guardrail\":", ev->guardrail);
+    if (ev->attempts > 1)            /* failover (relay.c) */
+        ADD_INT(b, ",\"attempts\":", ev->attempts);
 }
 
 static void add_ledger_tail(const struct usage_event *ev, struct buf *out)
@@ -157,6 +159,15 @@ static void add_log_tail(const struct usage_event *ev, const char *method,
     ADD_INT(out, ",\"http_status_code\":", ev->http_status);
     if (ev->upstream_status > 0)
         ADD_INT(out, ",\"upstream_status\":", ev->upstream_status);
+    ADD_STR(out, ",\"operation\":", ev->operation);
+    if (ev->cost_pusd >= 0)
+        buf_addf(out, ",\"cost_usd\":%lld.%012lld",
+                 (long long)(ev->cost_pusd / 1000000000000LL),
+                 (long long)(ev->cost_pusd % 1000000000000LL));
+    else
+        ADD_LIT(out, ",\"cost_usd\":null");
+    ADD_STR(out, ",\"trace_id\":", ev->trace_id);
+    ADD_STR(out, ",\"span_id\":", ev->span_id);
     ADD_LIT(out, ",\"msg\":\"request\"}");
 }
 

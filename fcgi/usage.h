@@ -32,6 +32,14 @@ struct usage_event {
      * 2 blocked) and what acted, "<set>:<request|response>:<check>" */
     int guard_outcome;
     char guardrail[96];
+    /* observability (metrics.c, trace.c): not in the ledger's JSON */
+    const char *operation;    /* "chat", "embeddings"; NULL: none */
+    int64_t cost_pusd;        /* pico-USD at current prices; -1 unknown */
+    char trace_id[33];        /* W3C trace context, lowercase hex */
+    char span_id[17];         /* the gateway's span */
+    char parent_span_id[17];  /* the caller's, "" when none */
+    unsigned char trace_flags;
+    int attempts;             /* upstream calls made (failover: > 1) */
 };
 
 void usage_event_init(struct usage_event *ev);

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "db.h"
 #include "out.h"
+#include "quota_cmd.h"
 
 #include <libpq-fe.h>
 #include <stdarg.h>
@@ -32,6 +33,8 @@ static const char help_main[] =
     "        list active keys (--all: revoked keys too)\n"
     "  key revoke API_KEY_ID\n"
     "        revoke a key now\n"
+    "  quota set|add|reset|delete|show|list ...\n"
+    "        token quotas and rate limits ('quota --help')\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO  libpq connection string or URI (default: the PGHOST,\n"
@@ -442,6 +445,8 @@ int main(int argc, char **argv)
         return usage(NULL, "no command given");
     if (strcmp(argv[i], "help") == 0)
         return help(help_main);
+    if (strcmp(argv[i], "quota") == 0)          /* quota_cmd.c */
+        return quota_main(db, argc, argv, i + 1);
     if (strcmp(argv[i], "key") != 0)
         return usage(NULL, "unknown command '%s'", argv[i]);
     if (++i >= argc)

@@ -24,6 +24,7 @@ static const char help_main[] =
     "\n"
     "Commands:\n"
     "  spend   requests, tokens and cost per API key, user, group or model\n"
+    "  rollup  fold new usage events into the daily rollup (cron)\n"
     "\n"
     "Options:\n"
     "  --db CONNINFO  libpq connection string or URI (default: the PGHOST,\n"
@@ -33,9 +34,18 @@ static const char help_main[] =
     "\n"
     "Exit status: 0 ok, 1 failure (database error), 2 usage error.\n";
 
+static const char help_rollup[] =
+    "usage: " PROG " [--db CONNINFO] rollup\n"
+    "\n"
+    "Adds the usage events committed since the last run to the daily\n"
+    "rollup that spend reads (with the not-yet-rolled tail, so reports are\n"
+    "exact whenever it last ran). Idempotent and safe to run concurrently;\n"
+    "run it from cron every few minutes (conf/aigw-cron.example).\n";
+
 static const char help_spend[] =
     "usage: " PROG " [--db CONNINFO] spend --by api_key|user|group|model\n"
-    "                   --from DATE --to DATE [--format table|csv|json]\n"
+    "                   (--from DATE --to DATE | --month YYYY-MM)\n"
+    "                   [--format table|csv|json]\n"
     "\n"
     "Sums usage_events with from <= ts < to. DATE is YYYY-MM-DD (00:00 UTC)\n"
     "or an RFC 3339 timestamp such as 2025-01-31T12:00:00Z or\n"
@@ -52,24 +62,25 @@ static const char help_spend[] =
     "array of objects whose counts and cost_usd are numbers (cost_usd with\n"
     "exactly the 6 decimals above), null for no key.\n";
 
+/* Sums over aigw_usage_between() (sql/0005): the daily rollup plus the
+ * not-yet-rolled tail for whole days, ledger rows for partial days. */
 #define SPEND_AGG                                                              \
-    "count(*) AS requests, "                                                   \
+    "coalesce(sum(u.requests), 0) AS requests, "                               \
     "coalesce(sum(u.prompt_tokens), 0) AS prompt_tokens, "                     \
     "coalesce(sum(u.completion_tokens), 0) AS completion_tokens, "             \
     "coalesce(sum(u.total_tokens), 0) AS total_tokens, "                       \
     "round(coalesce(sum(u.cost_pusd), 0) * 0.000000000001, 6) AS cost_usd, "   \
-    "count(*) FILTER (WHERE u.cost_pusd IS NULL) AS unpriced_requests "
+    "coalesce(sum(u.unpriced_requests), 0) AS unpriced_requests "
 
 /* Column 1 flags the grand-total row of the empty grouping set, which
  * sorts last; key text orders bytewise (COLLATE "C") whatever the
  * database's locale. $1 and $2 are the period's bounds. */
 #define SPEND_SQL(keys, join, group, order)                                    \
     "SELECT (GROUPING(" group ") <> 0)::int, " keys ", " SPEND_AGG             \
-    "FROM usage_events u " join                                                \
-    "WHERE u.ts >= $1::timestamptz AND u.ts < $2::timestamptz "                \
+    "FROM aigw_usage_between($1::timestamptz, $2::timestamptz) u " join       \
     "GROUP BY GROUPING SETS ((" group "), ()) ORDER BY 1, " order
 
-#define MODEL "coalesce(u.served_model, u.requested_model)"
+#define MODEL "u.model"
 
 #define SPEND_COLS                                                             \
     {"requests", OUT_INT}, {"prompt_tokens", OUT_INT},                         \
@@ -211,9 +222,25 @@ static int parse_period(const char *from, const char *to,
     return CLI_OK;
 }
 
+/* --month YYYY-MM: the half-open month [YYYY-MM-01, next month). */
+static int month_period(const char *v, char *from, char *to, size_t sz)
+{
+    int y, mo, n = 0;
+
+    if (sscanf(v, "%4d-%2d%n", &y, &mo, &n) != 2 || v[n] != '\0' ||
+        strlen(v) != 7 || y < 1 || y > 9998 || mo < 1 || mo > 12)
+        return -1;
+    snprintf(from, sz, "%04d-%02d-01", y, mo);
+    snprintf(to, sz, "%04d-%02d-01", mo == 12 ? y + 1 : y,
+             mo == 12 ? 1 : mo + 1);
+    return 0;
+}
+
 static int parse_spend(int argc, char **argv, int i, struct spend_args *a)
 {
     const char *by = NULL, *from = NULL, *to = NULL, *format = "table";
+    const char *month = NULL;
+    char mfrom[32], mto[32];
     int m, rc;
 
     for (; i < argc; i++) {
@@ -223,13 +250,24 @@ static int parse_spend(int argc, char **argv, int i, struct spend_args *a)
             (m = cli_opt(argc, argv, &i, "--from", &from)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--to", &to)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--format", &format)) == 0 &&
+            (m = cli_opt(argc, argv, &i, "--month", &month)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--db", &a->db)) == 0)
             return usage("spend", "unexpected argument '%s'", argv[i]);
         if (m < 0)
             return usage("spend", "%s needs a value", argv[i]);
     }
+    if (month != NULL) {
+        if (from != NULL || to != NULL)
+            return usage("spend", "--month replaces --from and --to");
+        if (month_period(month, mfrom, mto, sizeof(mfrom)) < 0)
+            return usage("spend", "invalid --month value '%s' (expected "
+                         "YYYY-MM)", month);
+        from = mfrom;
+        to = mto;
+    }
     if (by == NULL || from == NULL || to == NULL)
-        return usage("spend", "--by, --from and --to are required");
+        return usage("spend", "--by and a period (--from and --to, or "
+                     "--month) are required");
     if ((rc = parse_by(by, a)) != CLI_OK)
         return rc;
     if (out_format_parse(format, &a->fmt) < 0)
@@ -263,6 +301,41 @@ static int cmd_spend(const char *db, int argc, char **argv, int i)
     return rc;
 }
 
+/* rollup: folds the ledger rows committed since the last run into the
+ * daily rollup (sql/0005). Idempotent; meant for cron. */
+static int cmd_rollup(const char *db, int argc, char **argv, int i)
+{
+    char err[DB_ERR_LEN];
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    for (; i < argc; i++) {
+        if (cli_is_help(argv[i]))
+            return help(help_rollup);
+        if ((rc = cli_opt(argc, argv, &i, "--db", &db)) <= 0)
+            return usage("rollup", rc < 0 ? "--db needs a value"
+                                          : "unexpected argument");
+    }
+    rc = db_connect(db, PROG, &c, err);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        PQfinish(c);
+        return rc == DB_ECONNINFO ? CLI_USAGE : CLI_FAIL;
+    }
+    rc = CLI_FAIL;
+    if (db_exec(c, "SELECT aigw_rollup_usage()", 0, NULL, &res, err) < 0) {
+        fprintf(stderr, PROG ": rollup failed: %s\n", err);
+    } else {
+        fprintf(stderr, PROG ": rolled up %s usage events\n",
+                PQgetvalue(res, 0, 0));
+        rc = CLI_OK;
+    }
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *db = NULL;
@@ -282,5 +355,7 @@ int main(int argc, char **argv)
         return help(help_main);
     if (strcmp(argv[i], "spend") == 0)
         return cmd_spend(db, argc, argv, i + 1);
+    if (strcmp(argv[i], "rollup") == 0)
+        return cmd_rollup(db, argc, argv, i + 1);
     return usage(NULL, "unknown command '%s'", argv[i]);
 }

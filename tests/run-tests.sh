@@ -6,13 +6,15 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 what=${1:-all}
-pass=0 fail=0
+pass=0 fail=0 skip=0
 failed_names=()
 
 # Counts TAP lines ("ok N - x" / "not ok N - x") from one test program.
 count() {
-    local name=$1 out=$2 rc=$3 p f
+    local name=$1 out=$2 rc=$3 p f s
     p=$(grep -cE '^ok ' "$out" || true)
+    s=$(grep -cE '^ok .*# SKIP' "$out" || true)
+    p=$((p - s)) skip=$((skip + s))
     f=$(grep -cE '^not ok ' "$out" || true)
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1
@@ -68,5 +70,9 @@ fi
 if [ ${#failed_names[@]} -gt 0 ]; then
     echo "# failed: ${failed_names[*]}"
 fi
-echo "$pass passed, $fail failed"
+if [ "$skip" -gt 0 ]; then
+    echo "$pass passed, $fail failed, $skip skipped"
+else
+    echo "$pass passed, $fail failed"
+fi
 [ "$fail" -eq 0 ]

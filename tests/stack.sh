@@ -22,7 +22,8 @@ export PGHOST=$PGSOCK PGPORT=$PG_PORT PGDATABASE=aigw PGUSER=aigw
 
 DEB_PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin libcurl4-openssl-dev
  libjson-c-dev libjwt-dev libpq-dev libpcre2-dev libssl-dev postgresql
- postgresql-client lighttpd nginx-light wrk curl ca-certificates valgrind jq"
+ postgresql-client lighttpd nginx-light wrk curl ca-certificates valgrind jq
+ prometheus"
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 
@@ -63,7 +64,7 @@ cmd_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null
     # Debian starts these as system services on install; we run our own.
-    $sudo systemctl disable --now lighttpd nginx >/dev/null 2>&1 || true
+    $sudo systemctl disable --now lighttpd nginx prometheus >/dev/null 2>&1 || true
 }
 
 cmd_pg_start() {

@@ -89,6 +89,8 @@ line=$(grep -F "\"request_id\":\"$rid\"" "$GWLOG" | head -n1)
 is "access log: identity from the claims" \
     "$(printf '%s' "$line" | jq -r '[(.api_key_id == null), .user_id, .group_id] | map(tostring) | join(" ")')" \
     "true alice eng"
+m=$(curl -s "$GW/metrics" | grep '^tokens_consumed_total{' | grep 'user_id="alice"' | grep 'group_id="eng"')
+like "metrics: tokens by the claims' user and group, as for API keys" "$m" 'api_key_id="",user_id="alice",group_id="eng",.*type="input"'
 
 # kid rotation: an unknown kid refetches the JWKS (at most every 2 s)
 sleep 2.2

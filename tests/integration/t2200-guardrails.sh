@@ -85,4 +85,7 @@ is "ledger: masked request recorded" \
 like "log: the block is logged by rule name" "$(cat "$GWLOG")" 'guardrail blocked: pii-reject:request:regex \(ssn\)'
 check "log: no sample PII in any log" \
     bash -c "! grep -rqE 'bob@example|123-45-6789|4111 1111|TCK-123456|10\.1\.2\.3' '$VAR/log'"
+m=$(curl -s "$GW/metrics")
+like "metrics: guardrail blocks counted" "$(printf '%s' "$m" | grep '^aigw_guardrail_actions_total{' | grep 'action="blocked"')" ' [1-9][0-9]*$'
+like "metrics: guardrail masks counted" "$(printf '%s' "$m" | grep '^aigw_guardrail_actions_total{' | grep 'action="masked"')" ' [1-9][0-9]*$'
 done_testing

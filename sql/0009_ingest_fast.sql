@@ -8,11 +8,13 @@
 --    any other caller) now hands its argument to it.
 -- 2. The price is looked up by the served model's exact name first; the
 --    date-suffix regexp and the requested model are tried only when that
---    finds no price. Same preference as 0002: served model, served model
+--    finds no price. Same preference as 0002 (and 0008, whose columns this
+--    keeps): served model, served model
 --    without its date suffix, requested model, each at the price in effect
 --    at the row's time.
--- 3. The raw ledger keeps its primary key (idempotent replays) and its ts
---    index: reports select by time and aggregate; the (api_key_id, ts),
+-- 3. The raw ledger keeps its primary key (idempotent replays), its ts
+--    index and 0005's ins_xid index (rollups): reports select by time (or
+--    by ins_xid for the tail) and aggregate; the (api_key_id, ts),
 --    (group_id, ts) and (user_id, ts) indexes served no query and cost a
 --    third of each insert.
 
@@ -29,7 +31,7 @@ RETURNS integer LANGUAGE sql AS $$
             prompt_tokens, completion_tokens, total_tokens, cached_tokens,
             usage_source, input_per_mtok, output_per_mtok,
             cached_input_per_mtok, cost_pusd, latency_ms, ttft_ms, stream,
-            partial, error_type, guardrail)
+            partial, error_type, guardrail, attempts)
         SELECT e.request_id, e.ts, e.api_key_id, e.user_id, e.group_id,
                e.route, e.provider, e.backend, e.requested_model,
                e.served_model, e.http_status,
@@ -45,7 +47,8 @@ RETURNS integer LANGUAGE sql AS $$
                    + coalesce(e.completion_tokens, 0) * p.output_per_mtok
                END,
                e.latency_ms, e.ttft_ms, coalesce(e.stream, false),
-               coalesce(e.partial, false), e.error_type, e.guardrail
+               coalesce(e.partial, false), e.error_type, e.guardrail,
+               coalesce(e.attempts, 1)
         FROM json_to_recordset(events) AS e(
                  request_id uuid, ts timestamptz, api_key_id uuid,
                  user_id text, group_id text, route text, provider text,
@@ -54,7 +57,7 @@ RETURNS integer LANGUAGE sql AS $$
                  completion_tokens bigint, total_tokens bigint,
                  cached_tokens bigint, usage_source text, latency_ms integer,
                  ttft_ms integer, stream boolean, partial boolean,
-                 error_type text, guardrail text)
+                 error_type text, guardrail text, attempts smallint)
         LEFT JOIN LATERAL (
             SELECT mp.* FROM model_prices mp
             WHERE mp.model = e.served_model AND mp.effective_from <= e.ts

@@ -1,0 +1,157 @@
+#include "admin.h"
+
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "jsonutil.h"
+#include "quota.h"
+#include "request.h"
+#include "worker.h"
+
+static const char sql_list[] =
+    "SELECT coalesce(json_agg(json_build_object('id', l.id, "
+    "'subject_kind', l.subject_kind, 'subject', l.subject, 'model', l.model, "
+    "'unit', l.unit, 'period', l.period, 'limit', l.limit_value, "
+    "'time_zone', l.time_zone, 'balances', (SELECT coalesce(json_agg("
+    "json_build_object('subject', q.subject, 'period_start', q.period_start,"
+    " 'used', q.used, 'reserved', q.reserved, 'adjust', q.adjust, "
+    "'limit', l.limit_value + q.adjust) ORDER BY q.subject), '[]') "
+    "FROM quota_periods q WHERE q.limit_id = l.id AND q.period_start = "
+    "(SELECT ps FROM aigw_period_bounds(l.period, to_timestamp($1::float8),"
+    " l.time_zone)))) ORDER BY l.id), '[]') FROM quota_limits l";
+
+static const char sql_admin[] =
+    "SELECT aigw_quota_admin($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9, "
+    "to_timestamp($10::float8))";
+
+static void db_error(struct request *r, PGconn *c, PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                        : NULL;
+
+    if (st != NULL && (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0
+                       || strcmp(st, "P0002") == 0)) {
+        req_error(r, strcmp(st, "P0002") == 0 ? 404 : 400,
+                  "invalid_request_error", "invalid_quota",
+                  m ? m : "invalid quota change");
+        return;
+    }
+    if (c != NULL && PQstatus(c) != CONNECTION_OK)
+        db_failed(&r->w->db);
+    req_error(r, 503, "server_error", "database_unavailable",
+              "The database is unavailable; retry later.");
+}
+
+static void list(struct request *r, PGconn *c)
+{
+    char now[32];
+    const char *p[1] = { now };
+    PGresult *res;
+
+    snprintf(now, sizeof(now), "%" PRId64, quota_now_s());
+    res = PQexecParams(c, sql_list, 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        db_error(r, c, res);
+    } else {
+        struct buf b = BUF_INIT(16 << 20);
+
+        buf_adds(&b, "{\"object\":\"list\",\"data\":");
+        buf_adds(&b, PQgetvalue(res, 0, 0));
+        buf_adds(&b, "}\n");
+        r->ev.http_status = 200;
+        if (buf_error(&b) == 0)
+            req_send_json(r, 200, b.ptr, b.len, "");
+        buf_release(&b);
+    }
+    PQclear(res);
+}
+
+static const char *field(json_object *o, const char *k, const char *dflt)
+{
+    const char *v = jget_str(o, k);
+
+    return v != NULL ? v : dflt;
+}
+
+static void change(struct request *r, PGconn *c, const struct identity *id)
+{
+    const char *why = NULL;
+    json_object *o = jparse(r->body, r->body_len, &why);
+    char actor[200], val[32], now[32];
+    const char *p[10];
+    PGresult *res;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        req_error(r, 400, "invalid_request_error", "invalid_json",
+                  "the request body must be a JSON object");
+        json_object_put(o);
+        return;
+    }
+    snprintf(actor, sizeof(actor), "admin-api:%s",
+             id->api_key_id[0] ? id->api_key_id : id->user_id);
+    snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
+    snprintf(now, sizeof(now), "%" PRId64, quota_now_s());
+    p[0] = actor;
+    p[1] = field(o, "action", "");
+    p[2] = field(o, "subject_kind", "");
+    p[3] = field(o, "subject", "*");
+    p[4] = field(o, "model", "*");
+    p[5] = field(o, "unit", "total_tokens");
+    p[6] = field(o, "period", "month");
+    p[7] = val;
+    p[8] = jget_str(o, "time_zone");
+    p[9] = now;
+    res = PQexecParams(c, sql_admin, 10, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        db_error(r, c, res);
+    } else {
+        char body[96];
+        int n = snprintf(body, sizeof(body), "{\"ok\":true,\"limit_id\":%s}\n",
+                         PQgetvalue(res, 0, 0));
+
+        r->ev.http_status = 200;
+        req_send_json(r, 200, body, (size_t)n, "");
+    }
+    PQclear(res);
+    json_object_put(o);
+}
+
+void admin_handle(const struct config *cfg, struct request *r)
+{
+    struct identity id;
+    PGconn *c;
+    int rc, get = strcmp(r->method, "GET") == 0;
+
+    (void)cfg;
+    if (!(r->path_len == 13 && memcmp(r->path, "/admin/quotas", 13) == 0)) {
+        req_error(r, 404, "invalid_request_error", "unknown_url",
+                  "Unknown request URL.");
+        return;
+    }
+    rc = auth_authenticate(&r->w->db, r, RA_EITHER, &id);
+    if (rc != AUTH_OK) {
+        req_error(r, rc == AUTH_UNAVAILABLE ? 503 : 401,
+                  "invalid_request_error", "invalid_api_key",
+                  "An admin credential is required.");
+    } else if (!auth_is_admin(&id)) {
+        req_error(r, 403, "permission_error", "admin_required",
+                  "This endpoint needs the admin role.");
+    } else if (!get && strcmp(r->method, "POST") != 0) {
+        req_error(r, 405, "invalid_request_error", "method_not_allowed",
+                  "use GET or POST");
+    } else if ((c = db_get(&r->w->db)) == NULL) {
+        db_error(r, NULL, NULL);
+    } else if (get) {
+        list(r, c);
+    } else {
+        change(r, c, &id);
+    }
+    auth_identity_release(&id);
+}

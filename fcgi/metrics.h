@@ -1,0 +1,30 @@
+/* Host-wide Prometheus metrics. Counters and histograms live in one
+ * fixed-size file mapped MAP_SHARED by every worker process on the host
+ * (created once, by whichever process comes first), so any scrape, on any
+ * process, returns the host's totals. Series are keyed by bounded label
+ * sets: a family holds at most max_label_sets of them, further label sets
+ * add to the family's overflow series ({overflow="true"}), so a flood of
+ * new keys or models cannot grow memory. Updates are relaxed atomic adds;
+ * no lock is taken on the request path. */
+#ifndef AIGW_METRICS_H
+#define AIGW_METRICS_H
+
+struct buf;
+struct config;
+struct usage_event;
+
+/* Maps (creating if needed) the segment; call once before threads start.
+ * threads: this process's serving threads (the saturation gauges).
+ * Returns 0, or -1 (logged): the gateway then serves without metrics. */
+int metrics_init(const struct config *cfg, int threads);
+/* A request starts / ends in this process (in-flight, busy threads). */
+void metrics_request_begin(void);
+void metrics_request_end(void);
+/* Feeds one settled request: the single call from settle(). */
+void metrics_observe(const struct usage_event *ev);
+/* Appends the Prometheus text exposition of the host's metrics. */
+void metrics_render(struct buf *out);
+/* 1 when the segment is mapped. */
+int metrics_enabled(void);
+
+#endif
