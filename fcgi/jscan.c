@@ -58,12 +58,44 @@ static int special(unsigned c)
     return c - 1 >= 0x7f || c == '"' || c == '\\';
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* Eight bytes at a time: does any of them equal c? (A zero byte of v is
+ * found exactly; a borrow can only flag bytes after a true one.) */
+static uint64_t has_byte(uint64_t v, unsigned char c)
+{
+    v ^= ONES * c;
+    return (v - ONES) & ~v & HIGH;
+}
+
+/* The 8 bytes at p hold none of the bytes special() looks at. */
+static int plain8(ptr p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return ((v & HIGH) | has_byte(v, 0) | has_byte(v, '"') |
+            has_byte(v, '\\')) == 0;
+}
+
+/* The 8 bytes at p hold no quote and no backslash. */
+static int unquoted8(ptr p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return (has_byte(v, '"') | has_byte(v, '\\')) == 0;
+}
+
 /* p at the opening quote; returns the byte after the closing one. */
 static ptr scan_string(ptr p, ptr end)
 {
     for (p++; p < end;) {
         unsigned c;
 
+        while (end - p >= 8 && plain8(p))
+            p += 8;
         while (p < end && !special(*p))
             p++;
         if (p >= end)
@@ -262,9 +294,11 @@ int jscan(const char *s, size_t len, struct jspan *root)
 /* --- reading a validated text ------------------------------------------ */
 
 /* The end of the string whose opening quote is at p. */
-static ptr skip_string(ptr p)
+static ptr skip_string(ptr p, ptr end)
 {
     for (p++;; p++) {
+        while (end - p >= 8 && unquoted8(p))
+            p += 8;
         while (*p != '"' && *p != '\\')
             p++;
         if (*p == '"')
@@ -279,7 +313,7 @@ static ptr skip_value(ptr p, ptr end)
     int nest = 0;
 
     if (*p == '"')
-        return skip_string(p);
+        return skip_string(p, end);
     if (*p != '{' && *p != '[') {               /* a literal or a number */
         while (p < end && *p != ',' && *p != '}' && *p != ']' &&
                *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
@@ -290,7 +324,7 @@ static ptr skip_value(ptr p, ptr end)
         unsigned c = *p;
 
         if (c == '"') {
-            p = skip_string(p);
+            p = skip_string(p, end);
         } else {
             if (c == '{' || c == '[')
                 nest++;
@@ -444,7 +478,7 @@ unsigned jspan_members(const struct jspan *o, const char *const *keys,
         klen[i] = strlen(keys[i]);
     for (p = skip_ws(p + 1, end); *p != '}'; p = skip_ws(p + 1, end)) {
         k = p;
-        ke = skip_string(k);
+        ke = skip_string(k, end);
         p = skip_ws(skip_ws(ke, end) + 1, end);        /* past ':' */
         ve = skip_value(p, end);
         esc = memchr(k, '\\', (size_t)(ke - k)) != NULL;
