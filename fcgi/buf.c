@@ -97,6 +97,21 @@ void buf_addf(struct buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+void buf_add_int(struct buf *b, long long v)
+{
+    char d[24], *p = d + sizeof(d);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 void buf_add_json_str(struct buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

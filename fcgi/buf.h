@@ -28,6 +28,8 @@ void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
 void buf_addf(struct buf *b, const char *fmt, ...) GW_PRINTF(2, 3);
+/* Appends v in decimal (no printf on the hot path). */
+void buf_add_int(struct buf *b, long long v);
 /* Appends s as a JSON string literal, quotes included. */
 void buf_add_json_str(struct buf *b, const char *s, size_t n);
 int buf_error(const struct buf *b);

@@ -206,23 +206,38 @@ out:
     auth_identity_release(&id);
 }
 
-static void settle(struct request *r, int to_ledger)
+/* The request's outcome, and its quota reservation reconciled: before the
+ * client has the response, so that its next request sees the quota as
+ * this one left it. */
+static void conclude(struct request *r)
 {
-    struct buf line = BUF_INIT(1 << 16);
-
     r->ev.request_id = r->request_id;
     r->ev.latency_ms = req_elapsed_ms(r);
     if (r->ev.http_status == 0)
         r->ev.http_status = r->status ? r->status : 500;
     quota_settle(r);          /* the reservation to the real usage */
-    if (to_ledger)
-        ledger_submit(&r->ev);
+}
+
+/* Records the usage, after the response was delivered. */
+static void settle(struct request *r, int to_ledger)
+{
+    struct buf *ledger = &r->w->ledger_line, *line = &r->w->log_line;
+
+    buf_reset(ledger);
+    buf_reset(line);
+    /* one formatting pass for both lines */
+    usage_event_lines(&r->ev, r->method, r->path, to_ledger ? ledger : NULL,
+                      line);
+    if (to_ledger) {
+        if (buf_error(ledger))
+            log_error(r->request_id, "usage event too large to record");
+        else
+            ledger_submit_json(ledger->ptr, ledger->len);
+    }
     metrics_observe(&r->ev);           /* observability: metrics, span */
     trace_export(&r->ev, r->method);
-    usage_event_log_json(&r->ev, r->method, r->path, &line);
-    if (buf_error(&line) == 0)
-        log_line(line.ptr, line.len);
-    buf_release(&line);
+    if (buf_error(line) == 0)
+        log_line(line->ptr, line->len);
 }
 
 void gateway_handle(const struct config *cfg, struct request *r)
@@ -255,6 +270,8 @@ void gateway_handle(const struct config *cfg, struct request *r)
             r->route_headers = transform_response_headers(rt->ext->xf);
         dispatch(cfg, r, rt, &to_ledger);
     }
+    conclude(r);
+    req_finish(r);          /* usage is recorded off the response path */
     settle(r, to_ledger);
     metrics_request_end();
 }

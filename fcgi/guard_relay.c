@@ -273,6 +273,12 @@ static int moderate(struct relay *x, json_object *msgs)
     return -1;
 }
 
+int guard_relay_wants_request(const struct relay *x)
+{
+    return x->call.op == PROV_CHAT &&
+           guardrails_for_route(cfg_guards(x), x->r->ev.route) != NULL;
+}
+
 int guard_relay_request(struct relay *x, json_object *req)
 {
     const struct guard_set *s;

@@ -26,6 +26,9 @@ struct guard_ctx {
  * which masking rewrites in place (then c->modified is set). Returns 0 to
  * go on, -1 when the request was blocked and answered. */
 int guard_relay_request(struct relay *x, struct json_object *req);
+/* 1 when guard_relay_request() would look at the request (the route has
+ * guards for chat): the relay then needs the json-c tree. */
+int guard_relay_wants_request(const struct relay *x);
 /* A complete unified reply. Returns 0 when the caller should send it as
  * is, 1 when the guards sent it (masked) or blocked it. */
 int guard_relay_reply(struct relay *x, const char *json, size_t len);

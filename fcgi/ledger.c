@@ -48,18 +48,10 @@ int ledger_failing(void)
     return atomic_load(&lg.failing);
 }
 
-void ledger_submit(const struct usage_event *ev)
+void ledger_submit_json(const char *json, size_t len)
 {
-    struct buf b = BUF_INIT(1 << 20);
-    char *line;
+    char *line = xstrndup(json, len);
 
-    usage_event_json(ev, &b);
-    if (buf_error(&b)) {
-        log_error(ev->request_id, "usage event too large to record");
-        buf_release(&b);
-        return;
-    }
-    line = buf_detach(&b, NULL);
     pthread_mutex_lock(&lg.lock);
     if (lg.count < lg.cap) {
         lg.ring[(lg.head + lg.count) % lg.cap] = line;
@@ -76,6 +68,18 @@ void ledger_submit(const struct usage_event *ev)
         atomic_store(&lg.degraded, 1);
         free(line);
     }
+}
+
+void ledger_submit(const struct usage_event *ev)
+{
+    struct buf b = BUF_INIT(LEDGER_LINE_MAX);
+
+    usage_event_json(ev, &b);
+    if (buf_error(&b))
+        log_error(ev->request_id, "usage event too large to record");
+    else
+        ledger_submit_json(b.ptr, b.len);
+    buf_release(&b);
 }
 
 static int ingest_once(char **lines, size_t n);
@@ -102,7 +106,7 @@ static int ingest_once(char **lines, size_t n)
     int rc;
 
     if (c == NULL || db_prepare(&lg.db, STMT_INGEST, "aigw_ingest",
-                                "SELECT aigw_ingest_usage($1::jsonb)", 1) < 0) {
+                                "SELECT aigw_ingest_usage_json($1::json)", 1) < 0) {
         db_failed(&lg.db);
         return -1;
     }

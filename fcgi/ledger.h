@@ -9,8 +9,16 @@
 struct config;
 struct usage_event;
 
+#include <stddef.h>
+
+/* the longest ledger line (one usage event's JSON) */
+#define LEDGER_LINE_MAX ((size_t)1 << 20)
+
 int ledger_start(const struct config *cfg);
 void ledger_submit(const struct usage_event *ev);
+/* The same for an event already formatted by usage_event_json() (or
+ * usage_event_lines()); json is copied. */
+void ledger_submit_json(const char *json, size_t len);
 /* Flushes what is queued (to PostgreSQL, else to the spool), then stops. */
 void ledger_stop(void);
 /* 1 while events are waiting in the spool for the database. */

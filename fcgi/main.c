@@ -4,12 +4,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 
 #define DRAIN_SECONDS 30
 #define IO_CHUNK (1 << 20)
+#define LISTEN_FD 0             /* FastCGI: the listen socket is stdin */
 
 static const struct config *cfg;
 static atomic_int stopping;
@@ -36,6 +39,57 @@ static atomic_int active;
 /* process lifetime; threads still blocked in accept() use them at exit */
 static struct worker *workers;
 static pthread_t *threads;
+
+/* Idle threads wait for a connection in epoll_wait() on one epoll set,
+ * which wakes the thread that started waiting last (accept() would go
+ * round-robin over all of them): the threads that just served a request
+ * serve the next ones, with their stacks, curl handles and buffers still
+ * in the CPU caches. The listen socket is armed for one wake-up at a time
+ * and re-armed once the woken thread has its connection (FCGX_Accept_r
+ * returns after reading the params, which the web server sends with the
+ * connection). -1: plain blocking accept(). */
+static int accept_ep = -1;
+
+static void accept_init(void)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+    int fl = fcntl(LISTEN_FD, F_GETFL);
+
+    accept_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (accept_ep < 0 || fl < 0 ||
+        fcntl(LISTEN_FD, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        epoll_ctl(accept_ep, EPOLL_CTL_ADD, LISTEN_FD, &ev) < 0) {
+        if (fl >= 0)
+            fcntl(LISTEN_FD, F_SETFL, fl);
+        if (accept_ep >= 0)
+            close(accept_ep);
+        accept_ep = -1;
+        log_warn(NULL, "epoll on the listen socket: %s; using accept()",
+                 strerror(errno));
+    }
+}
+
+static int accept_next(FCGX_Request *fr)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+    int rc;
+
+    if (accept_ep < 0)
+        return FCGX_Accept_r(fr);
+    do {
+        int n = epoll_wait(accept_ep, &ev, 1, -1);
+
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n <= 0)
+            continue;
+        rc = FCGX_Accept_r(fr);       /* the socket is non-blocking */
+        ev.events = EPOLLIN | EPOLLONESHOT;
+        if (epoll_ctl(accept_ep, EPOLL_CTL_MOD, LISTEN_FD, &ev) < 0)
+            return -1;
+    } while (rc == -EAGAIN || rc == -EWOULDBLOCK);
+    return rc;
+}
 
 static int io_write(void *ctx, const char *p, size_t n)
 {
@@ -57,6 +111,16 @@ static int io_flush(void *ctx)
     FCGX_Request *fr = ctx;
 
     return FCGX_FFlush(fr->out) == 0 ? 0 : -1;
+}
+
+/* Sends the rest of the output and FCGI_END_REQUEST, as FCGX_Finish_r()
+ * would, but keeps the request (its params) until FCGX_Finish_r(). */
+static void io_finish(void *ctx)
+{
+    FCGX_Request *fr = ctx;
+
+    FCGX_FClose(fr->err);
+    FCGX_FClose(fr->out);
 }
 
 /* Reads the body into w->body, bounded by max_body_bytes. */
@@ -104,6 +168,7 @@ static void handle(struct worker *w, FCGX_Request *fr)
     r.w = w;
     r.io.write = io_write;
     r.io.flush = io_flush;
+    r.io_finish = io_finish;
     r.io.ctx = fr;
     r.method = FCGX_GetParam("REQUEST_METHOD", fr->envp);
     r.path = FCGX_GetParam("REQUEST_URI", fr->envp);
@@ -136,7 +201,7 @@ static void *serve(void *arg)
 
     if (FCGX_InitRequest(&fr, 0, 0) != 0)
         return NULL;
-    while (FCGX_Accept_r(&fr) == 0) {
+    while (accept_next(&fr) == 0) {
         const struct config *rc = reload_acquire();   /* hot reload */
 
         atomic_fetch_add(&active, 1);
@@ -287,6 +352,7 @@ int main(int argc, char **argv)
     }
     workers = calloc((size_t)cfg->threads, sizeof(*workers));
     threads = calloc((size_t)cfg->threads, sizeof(*threads));
+    accept_init();
     for (int i = 0; i < cfg->threads; i++) {
         if (worker_init(&workers[i], i, cfg) < 0 ||
             pthread_create(&threads[i], NULL, serve, &workers[i]) != 0) {

@@ -330,6 +330,13 @@ static void fill_vals(const struct request *r, const char *model,
     vals[QD_ROUTE] = r->ev.route ? r->ev.route : "";
 }
 
+int quota_active(const struct config *cfg)
+{
+    const struct quota_settings *q = cfg->quotas;
+
+    return q->enabled || q->n_limits > 0;
+}
+
 int quota_admit(struct request *r, const char *model, struct json_object *req,
                 int embeddings)
 {

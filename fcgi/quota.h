@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+struct config;
 struct json_object;
 struct request;
 
@@ -22,6 +23,9 @@ struct request;
  * under on_db_error "closed"). */
 int quota_admit(struct request *r, const char *model,
                 struct json_object *req, int embeddings);
+/* 1 when quota_admit() applies limits under this configuration (and so
+ * reads the request's max tokens); 0: it admits without looking. */
+int quota_active(const struct config *cfg);
 /* Settles the request's reservation from r->ev; a no-op when nothing was
  * reserved. */
 void quota_settle(struct request *r);

@@ -13,6 +13,7 @@
 #include "circuit.h"
 #include "config.h"
 #include "failover.h"
+#include "jscan.h"
 #include "jsonutil.h"
 #include "log.h"
 #include "rbac.h"
@@ -324,7 +325,7 @@ static int prepare(struct relay *x, const struct route *rt,
     const char *cur = jget_str(req, "model");
 
     release_call(x);                  /* the previous attempt's */
-    if (cur == NULL || strcmp(cur, c->model) != 0)
+    if (req != NULL && (cur == NULL || strcmp(cur, c->model) != 0))
         jadd(req, "model", json_object_new_string(c->model));
     if (body_model == NULL || strcmp(body_model, c->model) != 0)
         modified = 1;                 /* virtualized: not the client's */
@@ -507,11 +508,31 @@ static size_t allowed(struct request *r, const struct route *rt,
     return k;
 }
 
+/* The openai frontend only validates the body: does anything here need
+ * it as a json-c tree? Everything that reads or rewrites the request does
+ * (streams, guards, quotas, body transforms, a candidate serving another
+ * model name, a provider that translates); relaying the client's bytes to
+ * OpenAI(-compatible) backends as they came does not. */
+static int needs_tree(struct relay *x, const struct route *rt,
+                      const struct fo_cand *c, size_t n)
+{
+    if (x->p.stream || !x->fe->passthrough || quota_active(x->r->w->cfg) ||
+        (rt->ext != NULL && rt->ext->xf != NULL) ||
+        guard_relay_wants_request(x))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (!c[i].be->ops->raw_passthrough ||
+            strcmp(c[i].model, x->p.model_buf) != 0)
+            return 1;
+    return 0;
+}
+
 void relay_handle(struct request *r, const struct route *rt,
                   enum provider_op op, const struct frontend *fe)
 {
     struct relay x = { .r = r, .fe = fe };
     json_object *req = NULL, *asked = NULL;
+    const char *body_model;
     struct fo_cand cands[FO_MAX_CANDS];
     char qbuf[160];
     const char *forced;
@@ -524,7 +545,6 @@ void relay_handle(struct request *r, const struct route *rt,
         goto out;
     /* x.p.model borrows the body's string: keep it while the body's model
      * is replaced per candidate */
-    asked = json_object_get(json_object_object_get(req, "model"));
     if ((forced = route_model(rt, r, qbuf, sizeof(qbuf))) != NULL)
         x.p.model = forced;          /* path, header or query decides */
     usage_set(r->ev.requested_model, sizeof(r->ev.requested_model),
@@ -546,6 +566,19 @@ void relay_handle(struct request *r, const struct route *rt,
              "this model.");
         goto out;
     }
+    if (req == NULL && needs_tree(&x, rt, cands, n)) {
+        /* validated by the scanner: the same text json-c accepts */
+        if ((req = jparse(r->body, r->body_len, NULL)) == NULL) {
+            req_error(r, 400, "invalid_request_error", "invalid_json",
+                      "the request body is not valid JSON: parse error");
+            goto out;
+        }
+    }
+    /* the body's model, kept while the body's model is replaced per
+     * candidate (x.p.model may be the route's forced one) */
+    asked = json_object_get(json_object_object_get(req, "model"));
+    body_model = asked != NULL ? json_object_get_string(asked)
+               : req == NULL ? x.p.model_buf : NULL;
     if (quota_admit(r, x.p.model, req, op == PROV_EMBED) < 0)
         goto out;                /* 429: a rate limit or quota (quota.c) */
     r->ev.backend = cands[0].be->name;
@@ -555,8 +588,7 @@ void relay_handle(struct request *r, const struct route *rt,
     modified = x.guard.modified;            /* masked: rebuild the body */
     if (transform_body(rt->ext ? rt->ext->xf : NULL, req, r))
         modified = 1;
-    relay_attempts(&x, rt, cands, n, req, modified,
-                   asked ? json_object_get_string(asked) : NULL, &seed);
+    relay_attempts(&x, rt, cands, n, req, modified, body_model, &seed);
 out:
     guard_relay_finish(&x);
     release_call(&x);
@@ -566,22 +598,35 @@ out:
 
 /* --- the OpenAI dialect: the unified shape itself ---------------------- */
 
+/* The body is checked with the scanner and relayed as it came; no tree
+ * is built unless a guard or the provider needs one (relay_handle). A
+ * body the scanner refuses (or a bare null) takes the json-c path for
+ * json-c's own message. */
 static int openai_parse_req(struct request *r, enum provider_op op,
                             json_object **out, struct chat_params *p)
 {
     const char *why = NULL, *param = NULL;
+    struct jspan root;
     char msg[256];
     int rc;
 
-    *out = jparse(r->body, r->body_len, &why);
-    if (*out == NULL) {
-        snprintf(msg, sizeof(msg), "the request body is not valid JSON: %s",
-                 why ? why : "parse error");
-        req_error(r, 400, "invalid_request_error", "invalid_json", msg);
-        return -1;
+    *out = NULL;
+    if (r->body_len <= INT32_MAX - 1 &&
+        jscan(r->body, r->body_len, &root) == 0 && root.type != JS_NULL) {
+        rc = op == PROV_EMBED ? embed_validate_scan(&root, p, &why, &param)
+                              : chat_validate_scan(&root, p, &why, &param);
+    } else {
+        *out = jparse(r->body, r->body_len, &why);
+        if (*out == NULL) {
+            snprintf(msg, sizeof(msg),
+                     "the request body is not valid JSON: %s",
+                     why ? why : "parse error");
+            req_error(r, 400, "invalid_request_error", "invalid_json", msg);
+            return -1;
+        }
+        rc = op == PROV_EMBED ? embed_validate(*out, p, &why, &param)
+                              : chat_validate(*out, p, &why, &param);
     }
-    rc = op == PROV_EMBED ? embed_validate(*out, p, &why, &param)
-                          : chat_validate(*out, p, &why, &param);
     if (rc < 0) {
         req_error(r, 400, "invalid_request_error",
                   param ? "invalid_value" : "invalid_request", why);

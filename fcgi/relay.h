@@ -21,7 +21,9 @@ struct frontend {
     const char *name;
     /* Parses the client's body into the unified request (*out, caller
      * puts) and its parameters. On error answers the client, returns -1.
-     * passthrough: the client's body is the unified request itself. */
+     * passthrough: the client's body is the unified request itself; such
+     * a frontend may only validate it and leave *out NULL, and the relay
+     * then parses the body when a guard or the provider needs the tree. */
     int passthrough;
     int (*parse)(struct request *r, enum provider_op op,
                  struct json_object **out, struct chat_params *p);

@@ -112,6 +112,12 @@ void req_error(struct request *r, int status, const char *type,
     buf_release(&b);
 }
 
+void req_finish(struct request *r)
+{
+    if (r->io_finish != NULL)
+        r->io_finish(r->io.ctx);
+}
+
 long req_elapsed_ms(const struct request *r)
 {
     struct timespec now;

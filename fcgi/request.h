@@ -45,6 +45,10 @@ struct request {
     int64_t start_unix_us;   /* wall clock, for the ledger */
 
     struct req_io io;
+    /* The response is complete: the entry delivers it now, with io.ctx
+     * (the request's strings stay valid until the entry ends the request).
+     * NULL: nothing to do. */
+    void (*io_finish)(void *ctx);
     int headers_sent;
     const char *route_headers;   /* "Name: v\r\n" lines added to the
                                     response (transform.c); borrowed */
@@ -71,6 +75,9 @@ int req_send_json(struct request *r, int status, const char *json,
  * Also records the status and error type for the ledger. */
 void req_error(struct request *r, int status, const char *type,
                const char *code, const char *msg);
+/* Ends the response: the client has it all before the usage is settled
+ * (the ledger and access-log lines are written after it). */
+void req_finish(struct request *r);
 /* The CGI param name (e.g. "HTTP_X_MODEL"), or NULL. */
 const char *req_param(const struct request *r, const char *name);
 /* Milliseconds since the request started. */

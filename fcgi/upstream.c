@@ -74,6 +74,23 @@ static enum upstream_fail classify(CURLcode c)
     }
 }
 
+/* What never changes is set once per handle; a call then sets only what
+ * may differ between requests, instead of curl_easy_reset() and twenty
+ * setopts each time. */
+void upstream_setup(CURL *c)
+{
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    /* idle: less than 1 byte/s for idle_timeout ends the exchange */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "aigw/0.1");
+}
+
 int upstream_call(struct worker *w, const struct backend *be,
                   const char *url, const char *body, size_t len,
                   struct curl_slist *hdrs, const struct upstream_extra *extra,
@@ -82,37 +99,30 @@ int upstream_call(struct worker *w, const struct backend *be,
 {
     CURL *c = w->curl;
     struct cb cb = { fn, ctx, 0, "" };
+    int sigv4 = extra != NULL && extra->aws_sigv4 != NULL;
     CURLcode rc;
 
-    curl_easy_reset(c);
     /* big bodies otherwise wait up to 1 s for "100 Continue" */
     hdrs = curl_slist_append(hdrs, "Expect:");
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &cb);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &cb);
-    if (extra != NULL && extra->aws_sigv4 != NULL) {
-        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, extra->aws_sigv4);
-        curl_easy_setopt(c, CURLOPT_USERPWD, extra->userpwd);
-    }
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4 ? extra->aws_sigv4 : NULL);
+    curl_easy_setopt(c, CURLOPT_USERPWD, sigv4 ? extra->userpwd : NULL);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, be->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, be->timeout_ms);
-    /* idle: less than 1 byte/s for idle_timeout ends the exchange */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                      (be->idle_timeout_ms + 999) / 1000);
-    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "aigw/0.1");
     rc = curl_easy_perform(c);
+    /* nothing of this call may outlive it in the handle */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
     curl_slist_free_all(hdrs);
     memset(res, 0, sizeof(*res));
     res->status = upstream_status(w);

@@ -33,6 +33,8 @@ struct upstream_extra {
     const char *userpwd;     /* the SigV4 key pair "AKID:SECRET" */
 };
 
+/* Sets a new handle's constant options (once, before upstream_call). */
+void upstream_setup(void *curl);
 /* POSTs body to url. hdrs is consumed (freed). */
 int upstream_call(struct worker *w, const struct backend *be,
                   const char *url, const char *body, size_t len,

@@ -10,7 +10,6 @@ void usage_event_init(struct usage_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->ttft_ms = -1;
-    ev->cost_pusd = -1;
 }
 
 void usage_set(char *dst, size_t dstsz, const char *s)
@@ -24,83 +23,179 @@ void usage_set(char *dst, size_t dstsz, const char *s)
     dst[n] = '\0';
 }
 
-static void add_ts(struct buf *b, int64_t us)
-{
-    time_t sec = (time_t)(us / 1000000);
-    struct tm tm;
-    char ts[32];
+#define ADD_LIT(b, lit) buf_add((b), (lit), sizeof(lit) - 1)
 
-    gmtime_r(&sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    buf_addf(b, "\"%s.%06ldZ\"", ts, (long)(us % 1000000));
+/* n as exactly `width` digits (n >= 0) */
+static char *digits(char *p, long n, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    return p + width;
 }
 
-/* ,"key":"value" or ,"key":null for empty/NULL strings */
-static void add_str(struct buf *b, const char *key, const char *v)
+/* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC), quotes included. The civil date
+ * from the day count follows Howard Hinnant's days_from_civil inverse. */
+static void add_ts(struct buf *b, int64_t us)
 {
-    buf_addf(b, ",\"%s\":", key);
+    int64_t sec = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    long frac = (long)(us - sec * 1000000);
+    int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+    long sod = (long)(sec - days * 86400);
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = (long)(z - era * 146097);
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    char ts[40], *p = ts;
+
+    if (y < 1 || y > 9999) {       /* not a time this gateway sees */
+        struct tm tm;
+        time_t t = (time_t)sec;
+
+        gmtime_r(&t, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        buf_addf(b, "\"%s.%06ldZ\"", ts, frac);
+        return;
+    }
+    *p++ = '"';
+    p = digits(p, (long)y, 4);
+    *p++ = '-';
+    p = digits(p, m, 2);
+    *p++ = '-';
+    p = digits(p, d, 2);
+    *p++ = 'T';
+    p = digits(p, sod / 3600, 2);
+    *p++ = ':';
+    p = digits(p, sod / 60 % 60, 2);
+    *p++ = ':';
+    p = digits(p, sod % 60, 2);
+    *p++ = '.';
+    p = digits(p, frac, 6);
+    *p++ = 'Z';
+    *p++ = '"';
+    buf_add(b, ts, (size_t)(p - ts));
+}
+
+/* key is the literal ,"name": ; then "value", or null for empty/NULL */
+static void add_str(struct buf *b, const char *key, size_t klen,
+                    const char *v)
+{
+    buf_add(b, key, klen);
     if (v == NULL || *v == '\0')
-        buf_adds(b, "null");
+        ADD_LIT(b, "null");
     else
         buf_add_json_str(b, v, strlen(v));
 }
 
+#define ADD_STR(b, key, v) add_str((b), key, sizeof(key) - 1, (v))
+
+static void add_int(struct buf *b, const char *key, size_t klen,
+                    long long v)
+{
+    buf_add(b, key, klen);
+    buf_add_int(b, v);
+}
+
+#define ADD_INT(b, key, v) add_int((b), key, sizeof(key) - 1, (v))
+
 static void add_common(const struct usage_event *ev, struct buf *b)
 {
-    buf_adds(b, "{\"request_id\":");
+    ADD_LIT(b, "{\"request_id\":");
     buf_add_json_str(b, ev->request_id, strlen(ev->request_id));
-    buf_adds(b, ",\"ts\":");
+    ADD_LIT(b, ",\"ts\":");
     add_ts(b, ev->ts_unix_us);
-    add_str(b, "api_key_id", ev->api_key_id);
-    add_str(b, "user_id", ev->user_id);
-    add_str(b, "group_id", ev->group_id);
-    add_str(b, "route", ev->route);
-    add_str(b, "provider", ev->provider);
-    add_str(b, "backend", ev->backend);
-    add_str(b, "requested_model", ev->requested_model);
-    add_str(b, "served_model", ev->served_model);
-    buf_addf(b, ",\"prompt_tokens\":%lld,\"completion_tokens\":%lld,"
-             "\"total_tokens\":%lld,\"cached_tokens\":%lld",
-             (long long)ev->prompt_tokens, (long long)ev->completion_tokens,
-             (long long)ev->total_tokens, (long long)ev->cached_tokens);
-    buf_addf(b, ",\"latency_ms\":%ld", ev->latency_ms);
+    ADD_STR(b, ",\"api_key_id\":", ev->api_key_id);
+    ADD_STR(b, ",\"user_id\":", ev->user_id);
+    ADD_STR(b, ",\"group_id\":", ev->group_id);
+    ADD_STR(b, ",\"route\":", ev->route);
+    ADD_STR(b, ",\"provider\":", ev->provider);
+    ADD_STR(b, ",\"backend\":", ev->backend);
+    ADD_STR(b, ",\"requested_model\":", ev->requested_model);
+    ADD_STR(b, ",\"served_model\":", ev->served_model);
+    ADD_INT(b, ",\"prompt_tokens\":", ev->prompt_tokens);
+    ADD_INT(b, ",\"completion_tokens\":", ev->completion_tokens);
+    ADD_INT(b, ",\"total_tokens\":", ev->total_tokens);
+    ADD_INT(b, ",\"cached_tokens\":", ev->cached_tokens);
+    ADD_INT(b, ",\"latency_ms\":", ev->latency_ms);
     if (ev->ttft_ms >= 0)
-        buf_addf(b, ",\"ttft_ms\":%ld", ev->ttft_ms);
+        ADD_INT(b, ",\"ttft_ms\":", ev->ttft_ms);
     else
-        buf_adds(b, ",\"ttft_ms\":null");
-    buf_addf(b, ",\"stream\":%s,\"partial\":%s",
-             ev->stream ? "true" : "false", ev->partial ? "true" : "false");
-    add_str(b, "error_type", ev->error_type);
+        ADD_LIT(b, ",\"ttft_ms\":null");
+    if (ev->stream)
+        ADD_LIT(b, ",\"stream\":true");
+    else
+        ADD_LIT(b, ",\"stream\":false");
+    if (ev->partial)
+        ADD_LIT(b, ",\"partial\":true");
+    else
+        ADD_LIT(b, ",\"partial\":false");
+    ADD_STR(b, ",\"error_type\":", ev->error_type);
     if (ev->guardrail[0] != '\0')
-        add_str(b, "guardrail", ev->guardrail);
+        ADD_STR(b, ",\"guardrail\":", ev->guardrail);
     if (ev->attempts > 1)            /* failover (relay.c) */
-        buf_addf(b, ",\"attempts\":%d", ev->attempts);
+        ADD_INT(b, ",\"attempts\":", ev->attempts);
+}
+
+static void add_ledger_tail(const struct usage_event *ev, struct buf *out)
+{
+    ADD_INT(out, ",\"http_status\":", ev->http_status);
+    if (ev->has_usage)
+        ADD_LIT(out, ",\"usage_source\":\"provider\"}");
+    else
+        ADD_LIT(out, ",\"usage_source\":\"none\"}");
+}
+
+static void add_log_tail(const struct usage_event *ev, const char *method,
+                         const char *path, struct buf *out)
+{
+    ADD_STR(out, ",\"method\":", method);
+    ADD_STR(out, ",\"path\":", path);
+    ADD_INT(out, ",\"http_status_code\":", ev->http_status);
+    if (ev->upstream_status > 0)
+        ADD_INT(out, ",\"upstream_status\":", ev->upstream_status);
+    ADD_STR(out, ",\"operation\":", ev->operation);
+    if (ev->cost_pusd >= 0)
+        buf_addf(out, ",\"cost_usd\":%lld.%012lld",
+                 (long long)(ev->cost_pusd / 1000000000000LL),
+                 (long long)(ev->cost_pusd % 1000000000000LL));
+    else
+        ADD_LIT(out, ",\"cost_usd\":null");
+    ADD_STR(out, ",\"trace_id\":", ev->trace_id);
+    ADD_STR(out, ",\"span_id\":", ev->span_id);
+    ADD_LIT(out, ",\"msg\":\"request\"}");
 }
 
 void usage_event_json(const struct usage_event *ev, struct buf *out)
 {
     add_common(ev, out);
-    buf_addf(out, ",\"http_status\":%d,\"usage_source\":\"%s\"}",
-             ev->http_status, ev->has_usage ? "provider" : "none");
+    add_ledger_tail(ev, out);
 }
 
 void usage_event_log_json(const struct usage_event *ev, const char *method,
                           const char *path, struct buf *out)
 {
     add_common(ev, out);
-    add_str(out, "method", method);
-    add_str(out, "path", path);
-    buf_addf(out, ",\"http_status_code\":%d", ev->http_status);
-    if (ev->upstream_status > 0)
-        buf_addf(out, ",\"upstream_status\":%d", ev->upstream_status);
-    add_str(out, "operation", ev->operation);
-    if (ev->cost_pusd >= 0)
-        buf_addf(out, ",\"cost_usd\":%lld.%012lld",
-                 (long long)(ev->cost_pusd / 1000000000000LL),
-                 (long long)(ev->cost_pusd % 1000000000000LL));
-    else
-        buf_adds(out, ",\"cost_usd\":null");
-    add_str(out, "trace_id", ev->trace_id);
-    add_str(out, "span_id", ev->span_id);
-    buf_adds(out, ",\"msg\":\"request\"}");
+    add_log_tail(ev, method, path, out);
+}
+
+void usage_event_lines(const struct usage_event *ev, const char *method,
+                       const char *path, struct buf *ledger, struct buf *log)
+{
+    size_t start = log->len;
+
+    add_common(ev, log);
+    if (ledger != NULL) {
+        if (buf_error(log) == 0)
+            buf_add(ledger, log->ptr + start, log->len - start);
+        else
+            add_common(ev, ledger);
+        add_ledger_tail(ev, ledger);
+    }
+    add_log_tail(ev, method, path, log);
 }

@@ -49,6 +49,11 @@ void usage_event_json(const struct usage_event *ev, struct buf *out);
 /* Appends the access-log line (one JSON object, no newline). */
 void usage_event_log_json(const struct usage_event *ev, const char *method,
                           const char *path, struct buf *out);
+/* Both of the above from one formatting pass: appends the ledger line to
+ * ledger (when not NULL) and the access-log line to log. */
+void usage_event_lines(const struct usage_event *ev, const char *method,
+                       const char *path, struct buf *ledger,
+                       struct buf *log);
 /* Copies s into a fixed field, truncating safely. */
 void usage_set(char *dst, size_t dstsz, const char *s);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "ledger.h"
+#include "upstream.h"
 
 #define SSE_MAX_EVENT (8 << 20)
 
@@ -15,6 +17,7 @@ int worker_init(struct worker *w, int idx, const struct config *cfg)
     w->curl = curl_easy_init();
     if (w->curl == NULL || uuid7_init(&w->ids) < 0)
         return -1;
+    upstream_setup(w->curl);
     db_session_init(&w->db, cfg, "aigw-fcgi");
     buf_init(&w->body, cfg->max_body_bytes);
     buf_init(&w->url, 16384);
@@ -22,6 +25,8 @@ int worker_init(struct worker *w, int idx, const struct config *cfg)
     buf_init(&w->resp, (size_t)1 << 30);  /* per backend cap applies */
     buf_init(&w->out, (size_t)1 << 30);
     buf_init(&w->scratch, (size_t)1 << 30);
+    buf_init(&w->ledger_line, LEDGER_LINE_MAX);
+    buf_init(&w->log_line, (size_t)1 << 16);
     sse_init(&w->sse, SSE_MAX_EVENT);
     return 0;
 }
@@ -38,5 +43,7 @@ void worker_release(struct worker *w)
     buf_release(&w->resp);
     buf_release(&w->out);
     buf_release(&w->scratch);
+    buf_release(&w->ledger_line);
+    buf_release(&w->log_line);
     sse_release(&w->sse);
 }

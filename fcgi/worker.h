@@ -23,6 +23,8 @@ struct worker {
     struct buf resp;        /* upstream response (not streamed) */
     struct buf out;         /* response scratch */
     struct buf scratch;     /* providers' scratch */
+    struct buf ledger_line; /* the request's usage event, for the ledger */
+    struct buf log_line;    /* and for the access log */
     struct sse_parser sse;
 };
 

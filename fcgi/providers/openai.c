@@ -9,6 +9,7 @@
 
 #include "../buf.h"
 #include "../config.h"
+#include "../jscan.h"
 #include "../jsonutil.h"
 #include "../sse.h"
 #include "../usage.h"
@@ -91,19 +92,41 @@ static void read_model(json_object *root, struct usage_event *ev)
         usage_set(ev->served_model, sizeof(ev->served_model), m);
 }
 
+/* read_usage() and read_model() over the scanner: the reply is relayed as
+ * it came, so no tree is built for the few fields the ledger needs. */
+static void scan_usage(const struct jspan *u, struct usage_event *ev)
+{
+    static const char *const k[] = { "prompt_tokens", "completion_tokens",
+                                      "prompt_tokens_details" };
+    struct jspan v[3], c;
+    unsigned got = jspan_members(u, k, 3, v);
+    long long in = 0, out = 0, cached = 0;
+
+    if ((got & 1) && v[0].type == JS_INT)
+        in = jspan_int64(&v[0]);
+    if ((got & 2) && v[1].type == JS_INT)
+        out = jspan_int64(&v[1]);
+    if ((got & 4) && jspan_member(&v[2], "cached_tokens", &c))
+        cached = jspan_int64(&c);
+    oai_set_usage(ev, in, out, cached);
+}
+
 int openai_parse(struct provider_call *c, const char *body, size_t len,
                  struct buf *out)
 {
-    json_object *root = jparse(body, len, NULL);
+    static const char *const k[] = { "usage", "model" };
+    struct jspan root, v[2];
+    unsigned got;
 
     (void)out; /* already the unified shape */
-    if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
+    if (len > INT32_MAX - 1 || jscan(body, len, &root) < 0 ||
+        root.type != JS_OBJECT)
         return -1;
-    }
-    read_usage(root, c->ev);
-    read_model(root, c->ev);
-    json_object_put(root);
+    got = jspan_members(&root, k, 2, v);
+    if ((got & 1) && v[0].type == JS_OBJECT)
+        scan_usage(&v[0], c->ev);
+    if ((got & 2) && c->ev->served_model[0] == '\0')
+        jspan_string(&v[1], c->ev->served_model, sizeof(c->ev->served_model));
     return 0;
 }
 
@@ -176,6 +199,7 @@ void openai_error(struct provider_call *c, long status, const char *body,
 const struct provider_ops provider_openai = {
     .name = "openai",
     .build = openai_build,
+    .raw_passthrough = 1,
     .parse = openai_parse,
     .stream = openai_stream,
     .error = openai_error,

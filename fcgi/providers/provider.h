@@ -73,6 +73,9 @@ struct provider_ops {
      * cannot be reached for credentials (a message for the client goes
      * into c->scratch). */
     int (*build)(struct provider_call *c);
+    /* 1: build() reads c->req only for streams or when c->raw_body is
+     * NULL, so a passthrough request that is neither needs no tree. */
+    int raw_passthrough;
     /* A 2xx reply (not streamed): writes the unified JSON into out, or
      * leaves out empty to pass body through; fills usage. -1: unreadable. */
     int (*parse)(struct provider_call *c, const char *body, size_t len,
