@@ -204,7 +204,7 @@ for _ in $(seq 40); do                 # until two reads agree (<= 10 s)
 done
 ok_rows=$(psql -qAtX -c "SELECT count(*) FROM usage_events
     WHERE http_status = 200" 2>/dev/null || echo '?')
-spooled=$(find "$VAR/spool" -type f -printf '%s\n' 2>/dev/null |
+spooled=$(find "$VAR/spool" -type f -name "spool-*.jsonl" -printf '%s\n' 2>/dev/null |
           awk '{ n += $1 } END { print n + 0 }')
 req_lines=$(grep -c '"request_id"' "$VAR/log/aigw.log" 2>/dev/null || true)
 err_lines=$(grep -cE '"level":"(error|warn)"' "$VAR/log/aigw.log" \
