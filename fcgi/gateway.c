@@ -7,6 +7,7 @@
 #include "authcfg.h"
 #include "authlimit.h"
 #include "buf.h"
+#include "prices.h"
 #include "relay.h"
 #include "config.h"
 #include "frontend_anthropic.h"
@@ -225,6 +226,8 @@ static void settle(struct request *r, int to_ledger)
 
     buf_reset(ledger);
     buf_reset(line);
+    if (r->ev.backend != NULL)          /* the log's and metrics' cost */
+        r->ev.cost_pusd = prices_cost(&r->ev);
     /* one formatting pass for both lines */
     usage_event_lines(&r->ev, r->method, r->path, to_ledger ? ledger : NULL,
                       line);

@@ -10,12 +10,14 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "prices.h"
 #include "spool.h"
 #include "usage.h"
 #include "xalloc.h"
 
 #define STMT_INGEST 0
 #define PARTITION_CHECK_MS (6LL * 3600 * 1000)
+#define PRICES_REFRESH_MS (60LL * 1000)
 
 static struct {
     pthread_mutex_t lock;
@@ -35,6 +37,7 @@ static struct {
     char **held;               /* a batch kept in memory meanwhile */
     size_t n_held;
     long long partitions_at_ms;
+    long long prices_at_ms;
 } lg = { .lock = PTHREAD_MUTEX_INITIALIZER,
          .wake = PTHREAD_COND_INITIALIZER };
 
@@ -206,6 +209,16 @@ static void ensure_partitions(void)
     PQclear(res);
 }
 
+/* The log's and metrics' copy of model_prices, once a minute. */
+static void refresh_prices(void)
+{
+    if (now_ms() < lg.prices_at_ms || db_get(&lg.db) == NULL)
+        return;
+    if (prices_refresh(lg.db.conn) < 0)
+        log_warn(NULL, "model prices: %s", PQerrorMessage(lg.db.conn));
+    lg.prices_at_ms = now_ms() + PRICES_REFRESH_MS;
+}
+
 static void maybe_replay(void)
 {
     long n;
@@ -262,6 +275,7 @@ static void *writer(void *arg)
         if (now_ms() >= next_replay) {
             maybe_replay();
             ensure_partitions();
+            refresh_prices();
             next_replay = now_ms() + 1000;
         }
         if (stopping && n == 0) {

@@ -10,6 +10,7 @@ void usage_event_init(struct usage_event *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->ttft_ms = -1;
+    ev->cost_pusd = -1;       /* unknown until priced */
 }
 
 void usage_set(char *dst, size_t dstsz, const char *s)

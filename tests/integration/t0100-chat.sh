@@ -64,4 +64,18 @@ is "models: configured names, no patterns" "$(echo "$m" | jq -c '[.data[].id]')"
 is "models: list object" "$(echo "$m" | jq -r .object)" list
 is "models without a key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$GW/v1/models")" 401
 is "healthz" "$(curl -s "$GW/healthz" | jq -r .status)" ok
+# the access log's cost equals the ledger's (the worker's copy of the
+# prices loads within a second or two of the writer's first connection)
+for i in 1 2 3 4 5; do
+    curl -s -o /dev/null -D "$TMP/hc" "$GW/v1/chat/completions" -H "Authorization: Bearer $KEY" \
+        -H 'Content-Type: application/json' -d "$(chat mock-gpt "cost $i")"
+    rid=$(grep -i '^x-request-id' "$TMP/hc" | tr -d '\r' | awk '{print $2}')
+    sleep 0.3
+    lc=$(grep -F "\"request_id\":\"$rid\"" "$GWLOG" | grep '"msg":"request"' | grep -oE '"cost_usd":[^,}]*' | cut -d: -f2)
+    [ "$lc" != null ] && break
+    sleep 1
+done
+dc=$(wait_sql "SELECT (cost_pusd / 1e12)::numeric(20,12) FROM usage_events WHERE request_id = '$rid'" "$lc")
+is "access log cost_usd equals the ledger's cost" "$lc" "$dc"
+check "and it is a real cost ($lc)" test "$(echo "$lc" | tr -d .0)" != ""
 done_testing
