@@ -113,26 +113,6 @@ static const char sql_revoke[] =
 static const char sql_revoked_at[] =
     "SELECT " UTC_TS("revoked_at") " FROM api_keys WHERE id = $1::uuid";
 
-__attribute__((format(printf, 2, 3)))
-static int usage(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '" PROG "%s%s --help'.\n", cmd ? " " : "",
-            cmd ? cmd : "");
-    return CLI_USAGE;
-}
-
-static int help(const char *text)
-{
-    fputs(text, stdout);
-    return fflush(stdout) == EOF ? CLI_FAIL : CLI_OK;
-}
-
 static int open_db(const char *conninfo, PGconn **conn)
 {
     char err[DB_ERR_LEN];
@@ -237,7 +217,7 @@ static int create_key(PGconn *c, const char *user, const char *group,
 static int check_text(const char *opt, const char *v)
 {
     if (v != NULL && !cli_text_ok(v, TEXT_MAX))
-        return usage("key create",
+        return cli_usage("key create",
                      "invalid %s value: must be 1-%d bytes without control "
                      "characters", opt, TEXT_MAX);
     return CLI_OK;
@@ -250,7 +230,7 @@ static int check_list(const char *opt, const char *v)
         return CLI_OK;
     if (!cli_text_ok(v, 4 * TEXT_MAX) || v[0] == ',' ||
         v[strlen(v) - 1] == ',' || strstr(v, ",,") != NULL)
-        return usage("key create", "invalid %s value: a comma-separated "
+        return cli_usage("key create", "invalid %s value: a comma-separated "
                      "list of names", opt);
     return CLI_OK;
 }
@@ -264,7 +244,7 @@ static int cmd_create(const char *db, int argc, char **argv, int i)
 
     for (; i < argc; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_create);
+            return cli_help(help_create);
         if (strcmp(argv[i], "--admin") == 0) {
             ko.admin = 1;
             continue;
@@ -278,12 +258,12 @@ static int cmd_create(const char *db, int argc, char **argv, int i)
             (m = cli_opt(argc, argv, &i, "--group", &group)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--name", &name)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--db", &db)) == 0)
-            return usage("key create", "unexpected argument '%s'", argv[i]);
+            return cli_usage("key create", "unexpected argument '%s'", argv[i]);
         if (m < 0)
-            return usage("key create", "%s needs a value", argv[i]);
+            return cli_usage("key create", "%s needs a value", argv[i]);
     }
     if (user == NULL || group == NULL)
-        return usage("key create", "--user and --group are required");
+        return cli_usage("key create", "--user and --group are required");
     if ((rc = check_text("--user", user)) != CLI_OK ||
         (rc = check_text("--group", group)) != CLI_OK ||
         (rc = check_text("--name", name)) != CLI_OK ||
@@ -294,7 +274,7 @@ static int cmd_create(const char *db, int argc, char **argv, int i)
         return rc;
     if (ko.metadata != NULL && (strlen(ko.metadata) > 8192 ||
                                 ko.metadata[0] != '{'))
-        return usage("key create", "--metadata must be a JSON object "
+        return cli_usage("key create", "--metadata must be a JSON object "
                      "(at most 8 KB)");
     if ((rc = open_db(db, &c)) == CLI_OK)
         rc = create_key(c, user, group, name, &ko);
@@ -345,19 +325,19 @@ static int cmd_list(const char *db, int argc, char **argv, int i)
 
     for (; i < argc; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_list);
+            return cli_help(help_list);
         if (strcmp(argv[i], "--all") == 0) {
             all = 1;
             continue;
         }
         if ((m = cli_opt(argc, argv, &i, "--format", &format)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--db", &db)) == 0)
-            return usage("key list", "unexpected argument '%s'", argv[i]);
+            return cli_usage("key list", "unexpected argument '%s'", argv[i]);
         if (m < 0)
-            return usage("key list", "%s needs a value", argv[i]);
+            return cli_usage("key list", "%s needs a value", argv[i]);
     }
     if (out_format_parse(format, &fmt) < 0)
-        return usage("key list", "invalid --format value '%s' (expected "
+        return cli_usage("key list", "invalid --format value '%s' (expected "
                      "table, csv or json)", format);
     if ((rc = open_db(db, &c)) == CLI_OK)
         rc = list_keys(c, fmt, all);
@@ -408,19 +388,19 @@ static int cmd_revoke(const char *db, int argc, char **argv, int i)
 
     for (; i < argc; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_revoke);
+            return cli_help(help_revoke);
         if ((m = cli_opt(argc, argv, &i, "--db", &db)) < 0)
-            return usage("key revoke", "%s needs a value", argv[i]);
+            return cli_usage("key revoke", "%s needs a value", argv[i]);
         if (m == 1)
             continue;
         if (argv[i][0] == '-' || id != NULL)
-            return usage("key revoke", "unexpected argument '%s'", argv[i]);
+            return cli_usage("key revoke", "unexpected argument '%s'", argv[i]);
         id = argv[i];
     }
     if (id == NULL)
-        return usage("key revoke", "API_KEY_ID is required");
+        return cli_usage("key revoke", "API_KEY_ID is required");
     if (!cli_is_uuid(id))
-        return usage("key revoke", "invalid API_KEY_ID '%s' (expected a "
+        return cli_usage("key revoke", "invalid API_KEY_ID '%s' (expected a "
                      "UUID such as 0190f5e4-7b1c-7cc1-9e6a-3f2b8c4d5e6f)", id);
     if ((rc = open_db(db, &c)) == CLI_OK)
         rc = revoke_key(c, id);
@@ -433,32 +413,33 @@ int main(int argc, char **argv)
     const char *db = NULL, *cmd;
     int i = 1, m;
 
+    cli_prog = PROG;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_main);
+            return cli_help(help_main);
         if ((m = cli_opt(argc, argv, &i, "--db", &db)) == 0)
-            return usage(NULL, "unknown option '%s'", argv[i]);
+            return cli_usage(NULL, "unknown option '%s'", argv[i]);
         if (m < 0)
-            return usage(NULL, "--db needs a value");
+            return cli_usage(NULL, "--db needs a value");
     }
     if (i >= argc)
-        return usage(NULL, "no command given");
+        return cli_usage(NULL, "no command given");
     if (strcmp(argv[i], "help") == 0)
-        return help(help_main);
+        return cli_help(help_main);
     if (strcmp(argv[i], "quota") == 0)          /* quota_cmd.c */
         return quota_main(db, argc, argv, i + 1);
     if (strcmp(argv[i], "key") != 0)
-        return usage(NULL, "unknown command '%s'", argv[i]);
+        return cli_usage(NULL, "unknown command '%s'", argv[i]);
     if (++i >= argc)
-        return usage("key", "key needs a command: create, list or revoke");
+        return cli_usage("key", "key needs a command: create, list or revoke");
     cmd = argv[i++];
     if (cli_is_help(cmd))
-        return help(help_key);
+        return cli_help(help_key);
     if (strcmp(cmd, "create") == 0)
         return cmd_create(db, argc, argv, i);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(db, argc, argv, i);
     if (strcmp(cmd, "revoke") == 0)
         return cmd_revoke(db, argc, argv, i);
-    return usage("key", "unknown key command '%s'", cmd);
+    return cli_usage("key", "unknown key command '%s'", cmd);
 }

@@ -129,26 +129,6 @@ struct spend_ctx {
     const struct spend_by *by;
 };
 
-__attribute__((format(printf, 2, 3)))
-static int usage(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '" PROG "%s%s --help'.\n", cmd ? " " : "",
-            cmd ? cmd : "");
-    return CLI_USAGE;
-}
-
-static int help(const char *text)
-{
-    fputs(text, stdout);
-    return fflush(stdout) == EOF ? CLI_FAIL : CLI_OK;
-}
-
 static int spend_row(void *arg, const PGresult *res, int row)
 {
     struct spend_ctx *s = arg;
@@ -200,7 +180,7 @@ static int parse_by(const char *v, struct spend_args *a)
             return CLI_OK;
         }
     }
-    return usage("spend", "invalid --by value '%s' (expected api_key, user, "
+    return cli_usage("spend", "invalid --by value '%s' (expected api_key, user, "
                  "group or model)", v);
 }
 
@@ -211,13 +191,13 @@ static int parse_period(const char *from, const char *to,
     struct cli_time f, t;
 
     if (cli_parse_time(from, &f, a->from) < 0)
-        return usage("spend", "invalid --from value '%s' (expected "
+        return cli_usage("spend", "invalid --from value '%s' (expected "
                      "YYYY-MM-DD or an RFC 3339 timestamp)", from);
     if (cli_parse_time(to, &t, a->to) < 0)
-        return usage("spend", "invalid --to value '%s' (expected "
+        return cli_usage("spend", "invalid --to value '%s' (expected "
                      "YYYY-MM-DD or an RFC 3339 timestamp)", to);
     if (cli_time_cmp(&f, &t) >= 0)
-        return usage("spend", "empty period: --from %s is not before --to %s",
+        return cli_usage("spend", "empty period: --from %s is not before --to %s",
                      from, to);
     return CLI_OK;
 }
@@ -252,26 +232,26 @@ static int parse_spend(int argc, char **argv, int i, struct spend_args *a)
             (m = cli_opt(argc, argv, &i, "--format", &format)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--month", &month)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--db", &a->db)) == 0)
-            return usage("spend", "unexpected argument '%s'", argv[i]);
+            return cli_usage("spend", "unexpected argument '%s'", argv[i]);
         if (m < 0)
-            return usage("spend", "%s needs a value", argv[i]);
+            return cli_usage("spend", "%s needs a value", argv[i]);
     }
     if (month != NULL) {
         if (from != NULL || to != NULL)
-            return usage("spend", "--month replaces --from and --to");
+            return cli_usage("spend", "--month replaces --from and --to");
         if (month_period(month, mfrom, mto, sizeof(mfrom)) < 0)
-            return usage("spend", "invalid --month value '%s' (expected "
+            return cli_usage("spend", "invalid --month value '%s' (expected "
                          "YYYY-MM)", month);
         from = mfrom;
         to = mto;
     }
     if (by == NULL || from == NULL || to == NULL)
-        return usage("spend", "--by and a period (--from and --to, or "
+        return cli_usage("spend", "--by and a period (--from and --to, or "
                      "--month) are required");
     if ((rc = parse_by(by, a)) != CLI_OK)
         return rc;
     if (out_format_parse(format, &a->fmt) < 0)
-        return usage("spend", "invalid --format value '%s' (expected table, "
+        return cli_usage("spend", "invalid --format value '%s' (expected table, "
                      "csv or json)", format);
     return parse_period(from, to, a);
 }
@@ -287,7 +267,7 @@ static int cmd_spend(const char *db, int argc, char **argv, int i)
     a.db = db;
     rc = parse_spend(argc, argv, i, &a);
     if (rc < 0)
-        return help(help_spend);
+        return cli_help(help_spend);
     if (rc != CLI_OK)
         return rc;
     rc = db_connect(a.db, PROG, &c, err);
@@ -312,9 +292,9 @@ static int cmd_rollup(const char *db, int argc, char **argv, int i)
 
     for (; i < argc; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_rollup);
+            return cli_help(help_rollup);
         if ((rc = cli_opt(argc, argv, &i, "--db", &db)) <= 0)
-            return usage("rollup", rc < 0 ? "--db needs a value"
+            return cli_usage("rollup", rc < 0 ? "--db needs a value"
                                           : "unexpected argument");
     }
     rc = db_connect(db, PROG, &c, err);
@@ -341,21 +321,22 @@ int main(int argc, char **argv)
     const char *db = NULL;
     int i = 1, m;
 
+    cli_prog = PROG;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (cli_is_help(argv[i]))
-            return help(help_main);
+            return cli_help(help_main);
         if ((m = cli_opt(argc, argv, &i, "--db", &db)) == 0)
-            return usage(NULL, "unknown option '%s'", argv[i]);
+            return cli_usage(NULL, "unknown option '%s'", argv[i]);
         if (m < 0)
-            return usage(NULL, "--db needs a value");
+            return cli_usage(NULL, "--db needs a value");
     }
     if (i >= argc)
-        return usage(NULL, "no command given");
+        return cli_usage(NULL, "no command given");
     if (strcmp(argv[i], "help") == 0)
-        return help(help_main);
+        return cli_help(help_main);
     if (strcmp(argv[i], "spend") == 0)
         return cmd_spend(db, argc, argv, i + 1);
     if (strcmp(argv[i], "rollup") == 0)
         return cmd_rollup(db, argc, argv, i + 1);
-    return usage(NULL, "unknown command '%s'", argv[i]);
+    return cli_usage(NULL, "unknown command '%s'", argv[i]);
 }

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -187,4 +188,25 @@ int cli_time_cmp(const struct cli_time *a, const struct cli_time *b)
     if (a->nsec != b->nsec)
         return a->nsec < b->nsec ? -1 : 1;
     return 0;
+}
+
+const char *cli_prog = "aigw";
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", cli_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s%s%s --help'.\n", cli_prog, cmd ? " " : "",
+            cmd ? cmd : "");
+    return CLI_USAGE;
+}
+
+int cli_help(const char *text)
+{
+    fputs(text, stdout);
+    return fflush(stdout) == EOF ? CLI_FAIL : CLI_OK;
 }

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* The running tool's name, for messages ("aigw-admin"); set by main. */
+extern const char *cli_prog;
+
 /* Exit codes of both tools. */
 #define CLI_OK 0
 #define CLI_FAIL 1
@@ -17,6 +20,12 @@
  * argument; -1 if the value is missing. */
 int cli_opt(int argc, char **argv, int *i, const char *name,
             const char **val);
+/* "PROG: <message>" and a pointer to `PROG [cmd] --help` on stderr;
+ * returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Writes a --help text to stdout; CLI_OK, or CLI_FAIL if it can't. */
+int cli_help(const char *text);
 
 /* 1 if s is "--help" or "-h". */
 int cli_is_help(const char *s);
