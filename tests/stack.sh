@@ -21,8 +21,8 @@ PGSOCK=$VAR/run
 export PGHOST=$PGSOCK PGPORT=$PG_PORT PGDATABASE=aigw PGUSER=aigw
 
 DEB_PKGS="build-essential pkg-config libfcgi-dev libfcgi-bin libcurl4-openssl-dev
- libjson-c-dev libjwt-dev libpq-dev libpcre2-dev libssl-dev postgresql
- postgresql-client lighttpd nginx-light wrk curl ca-certificates valgrind jq
+ libjson-c-dev libjwt-dev libpq-dev libpcre2-dev libssl-dev openssl postgresql
+ postgresql-client lighttpd nginx-light spawn-fcgi wrk curl ca-certificates valgrind jq
  prometheus"
 
 log() { printf 'stack: %s\n' "$*" >&2; }
