@@ -73,18 +73,6 @@ void ledger_submit_json(const char *json, size_t len)
     }
 }
 
-void ledger_submit(const struct usage_event *ev)
-{
-    struct buf b = BUF_INIT(LEDGER_LINE_MAX);
-
-    usage_event_json(ev, &b);
-    if (buf_error(&b))
-        log_error(ev->request_id, "usage event too large to record");
-    else
-        ledger_submit_json(b.ptr, b.len);
-    buf_release(&b);
-}
-
 static int ingest_once(char **lines, size_t n);
 
 /* Inserts lines in one statement. 0 stored, -1 connection problem,

@@ -7,7 +7,6 @@
 #define AIGW_LEDGER_H
 
 struct config;
-struct usage_event;
 
 #include <stddef.h>
 
@@ -15,9 +14,8 @@ struct usage_event;
 #define LEDGER_LINE_MAX ((size_t)1 << 20)
 
 int ledger_start(const struct config *cfg);
-void ledger_submit(const struct usage_event *ev);
-/* The same for an event already formatted by usage_event_json() (or
- * usage_event_lines()); json is copied. */
+/* Queues one usage event formatted by usage_event_lines() (or
+ * usage_event_json()); json is copied. Never waits for the database. */
 void ledger_submit_json(const char *json, size_t len);
 /* Flushes what is queued (to PostgreSQL, else to the spool), then stops. */
 void ledger_stop(void);
