@@ -396,20 +396,26 @@ static int may_call(const struct fo_cand *c, size_t i, size_t n)
     }
 }
 
-/* Records the outcome for the circuit breaker and Retry-After. */
+/* Records the outcome for the circuit breaker (logging an ejection) and
+ * Retry-After. */
 static void judge(const struct config *cfg, const struct backend *be,
-                  const struct upstream_result *res)
+                  const struct upstream_result *res, const char *req_id)
 {
-    int failures, bad;
-    long open_ms, ra;
+    struct circuit_ejection ej;
+    int bad;
+    long ra;
 
-    failover_circuit(cfg, be, &failures, &open_ms);
     bad = res->fail == UP_CONNECT || res->fail == UP_TIMEOUT ||
           res->fail == UP_BROKEN ||
           (res->fail == UP_OK && res->status >= 500);
-    circuit_result(be->name, !bad, failures, open_ms);
+    if (circuit_result(be->name, !bad, failover_circuit(cfg, be), &ej) > 0)
+        log_warn(req_id, "circuit: backend %s ejected for %ld ms "
+                 "(ejection %d in a row; %s %d of %d)", be->name, ej.ms,
+                 ej.count, ej.by_rate ? "error rate: failed" :
+                 "consecutive failures:", ej.fails, ej.total);
     if (res->status == 429 || res->status == 503) {
-        ra = failover_retry_after_ms(cfg->routing, res->retry_after);
+        ra = failover_retry_after_ms(cfg->routing, res->retry_after,
+                                     (long)time(NULL));
         if (ra > 0)
             circuit_hold(be->name, ra);
     }
@@ -455,7 +461,7 @@ static void relay_attempts(struct relay *x, const struct route *rt,
                               ? x->p.model : NULL;
         call_upstream(x, &io, &res);
         circuit_leave(c[i].be->name, cap);
-        judge(cfg, c[i].be, &res);
+        judge(cfg, c[i].be, &res, r->request_id);
         pending = 1;
         if (r->headers_sent || io.too_big || r->client_gone ||
             !failover_retryable(rs, res.fail, res.status) ||
