@@ -44,6 +44,15 @@ read -r st rid < <(rpost $FO "$(chat prio-trunc hi)")
 is "truncated reply (not streamed): fallback answers" "$(row "$rid" 'p-fallback|prio-trunc|mock-gpt|2|200')" 'p-fallback|prio-trunc|mock-gpt|2|200'
 read -r st rid < <(rpost $FO "$(chat prio-hang hi)")
 is "hanging backend (idle timeout): fallback answers" "$(row "$rid" x)" 'p-fallback|prio-hang|mock-gpt|2|200'
+read -r st rid < <(rpost $FO "$(chat prio-reset hi)")
+is "connection reset before the reply: fallback answers" "$(row "$rid" x)" 'p-fallback|prio-reset|mock-gpt|2|200'
+read -r st rid < <(rpost $FO "$(chat prio-429date hi)")
+is "429 with Retry-After as an HTTP-date: fallback answers" "$(row "$rid" x)" 'p-fallback|prio-429date|mock-gpt|2|200'
+read -r st rid < <(rpost $FO "$(chat prio-429date hi)")
+is "HTTP-date Retry-After honoured: the primary is skipped" "$(row "$rid" x)" 'p-fallback|prio-429date|mock-gpt|1|200'
+sleep 2.1
+read -r st rid < <(rpost $FO "$(chat prio-429date hi)")
+is "after the date the primary is tried again" "$(row "$rid" x)" 'p-fallback|prio-429date|mock-gpt|2|200'
 read -r st rid < <(rpost $FO "$(chat all-bad hi)")
 is "every candidate fails: the last error reaches the client" "$st" 502
 is "every candidate fails: one row, 2 attempts" "$(row "$rid" 'p-500|all-bad||2|502' | cut -d'|' -f1,2,4,5)" 'p-500|all-bad|2|502'
@@ -89,4 +98,26 @@ read -r st _ < <(rpost $CB "$(chat mock-error-500 probe)"); is "cb: a failing pr
 read -r st _ < <(rpost $CB "$(chat mock-gpt after)"); is "cb: reopened by the failed probe" "$st" 503
 sleep 1.6
 read -r st _ < <(rpost $CB "$(chat mock-gpt heal)"); is "cb: healed" "$st" 200
+
+# --- outlier ejection by error rate (er-flaky: >= 50% of >= 6 calls in
+# 10 s; never two failures in a row), host-wide, growing ejection time
+ER=/er/v1/chat/completions
+sleep 1.6
+codes=""
+for m in mock-gpt mock-error-500 mock-gpt mock-error-502 mock-gpt mock-error-500; do
+    read -r st _ < <(rpost $ER "$(chat $m x)"); codes="$codes$st "
+done
+is "er: 3 failures of 6, none consecutive, pass through" "$codes" "200 500 200 502 200 500 "
+codes=""
+for i in 1 2 3 4 5 6; do read -r st _ < <(rpost $ER "$(chat mock-gpt "e$i")"); codes="$codes$st "; done
+is "er: ejected, every process answers 503" "$codes" "503 503 503 503 503 503 "
+like "er: the ejection is logged" "$(grep 'circuit: backend er-flaky ejected' "$GWLOG" | tail -n 1)" 'ejected for 1500 ms .*error rate: failed 3 of 6'
+sleep 1.6
+read -r st _ < <(rpost $ER "$(chat mock-error-500 probe)"); is "er: the half-open probe fails" "$st" 500
+sleep 1.6
+read -r st _ < <(rpost $ER "$(chat mock-gpt early)"); is "er: ejected again for twice as long (still out at 1.6 s)" "$st" 503
+like "er: the second ejection is logged" "$(grep 'circuit: backend er-flaky ejected' "$GWLOG" | tail -n 1)" 'ejected for 3000 ms \(ejection 2 in a row'
+sleep 1.5
+read -r st _ < <(rpost $ER "$(chat mock-gpt probe2)"); is "er: probed back in" "$st" 200
+read -r st _ < <(rpost $ER "$(chat mock-gpt after)"); is "er: closed again" "$st" 200
 done_testing
