@@ -269,8 +269,10 @@ void gateway_handle(const struct config *cfg, struct request *r)
         r->ev.route = rt->name;
     } else {
         r->ev.route = rt->name;
-        if (rt->ext != NULL)                 /* transform.c */
+        if (rt->ext != NULL) {               /* transform.c */
             r->route_headers = transform_response_headers(rt->ext->xf);
+            r->route_drop = transform_response_drop(rt->ext->xf);
+        }
         dispatch(cfg, r, rt, &to_ledger);
     }
     conclude(r);

@@ -52,6 +52,8 @@ struct request {
     int headers_sent;
     const char *route_headers;   /* "Name: v\r\n" lines added to the
                                     response (transform.c); borrowed */
+    const char *const *route_drop;  /* header names not sent (NULL-ended;
+                                       transform.c); borrowed; NULL */
     int client_gone;
     int status;              /* sent to the client */
     const char *extra_headers;  /* CRLF-terminated lines added to the
