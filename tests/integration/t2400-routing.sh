@@ -83,6 +83,15 @@ like "stream: chunks were relayed" "$(grep -c '^data: {' "$TMP/sse")" '^[1-9]'
 read -r st rid < <(rpost /v1/chat/completions "$(chat fast hi)")
 is "group fast: its first candidate" "$(row "$rid" 'default|mock|fast|mock-nousage')" 'default|mock|fast|mock-nousage'
 
+# --- GET /models: the route's models, then its aliases and groups, once
+M=$(curl -s "$GW/v1/models" -H "Authorization: Bearer $KEY")
+is "models: real models, then aliases served on this route" "$(jq -c '[.data[].id]' <<<"$M")" '["mock-gpt","gpt-4o-mini","unpriced-model","gpt-4","fast"]'
+is "models: no duplicates" "$(jq '[.data[].id] | length == (unique | length)' <<<"$M")" true
+is "models: an alias is owned by aigw" "$(jq -r '.data[] | select(.id == "gpt-4") | .owned_by' <<<"$M")" aigw
+M=$(curl -s "$GW/failover/v1/models" -H "Authorization: Bearer $KEY")
+like "models: the failover route lists gpt-5" "$(jq -c '[.data[].id]' <<<"$M")" '"gpt-5"'
+check "models: an alias whose backends are not on the route is left out" bash -c "! jq -e '.data[] | select(.id == \"gpt-4\")' <<<'$M' >/dev/null"
+
 # --- transforms, seen at the mock
 read -r st rid < <(rpost /xform/v1/chat/completions '{"model":"mock-gpt","max_tokens":500,"logit_bias":{"1":2},"messages":[{"role":"user","content":"hi"}]}')
 is "transform: 200" "$st" 200
