@@ -376,6 +376,7 @@ static int load_settings(struct ctx *c, struct config *cfg, json_object *root)
 {
     json_object *db = section(root, "database"), *auth = section(root, "auth");
     json_object *ledger = section(root, "ledger");
+    json_object *reload = section(root, "reload");
     long threads = cfg->threads, body = (long)cfg->max_body_bytes;
     long batch = cfg->ledger_batch_rows, qmax = (long)cfg->ledger_queue_max;
     long cmax = (long)cfg->auth_cache_max;
@@ -418,6 +419,10 @@ static int load_settings(struct ctx *c, struct config *cfg, json_object *root)
         goto fail;
     cfg->ledger_batch_rows = (int)batch;
     cfg->ledger_queue_max = (size_t)qmax;
+    if (reload != NULL &&
+        get_long(c, reload, "watch_ms", "reload.", 0, 3600000,
+                 &cfg->reload_watch_ms) < 0)
+        goto fail;
     free(level);
     return 0;
 fail:
@@ -526,6 +531,74 @@ static void set_defaults(struct config *cfg)
     cfg->ledger_batch_rows = 500;
     cfg->ledger_flush_ms = 100;
     cfg->ledger_queue_max = 100000;
+    cfg->reload_watch_ms = 1000;
+}
+
+/* Settings read once at start (by the ledger, the auth cache, the JWKS
+ * fetcher, the metrics segment, the span exporter, the thread pool): a
+ * reload keeps their start-up values. */
+static const char *const restart_only_paths[] = {
+    "threads", "log_file", "database", "ledger", "auth", "identity.jwt",
+    "observability.metrics_shm", "observability.max_series",
+    "observability.max_label_sets", "observability.syslog",
+    "observability.syslog_ident", "observability.syslog_facility",
+    "observability.otlp_endpoint", "observability.service_name",
+    "observability.otlp_batch_spans", "observability.otlp_flush_ms",
+    "observability.otlp_queue_max", "observability.otlp_timeout_ms",
+    "routing.shared_circuits",
+};
+
+/* The value at a dotted path of root, or NULL. */
+static json_object *at_path(json_object *root, const char *path)
+{
+    char key[64];
+    const char *dot;
+
+    while ((dot = strchr(path, '.')) != NULL && root != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        root = section(root, key);
+        path = dot + 1;
+    }
+    return root != NULL ? json_object_object_get(root, path) : NULL;
+}
+
+static void keep_restart_only(struct config *cfg, json_object *root)
+{
+    size_t n = sizeof(restart_only_paths) / sizeof(*restart_only_paths);
+
+    cfg->restart_only = json_object_new_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = at_path(root, restart_only_paths[i]);
+
+        if (v != NULL)
+            json_object_object_add(cfg->restart_only, restart_only_paths[i],
+                                   json_object_get(v));
+    }
+}
+
+int config_restart_changes(const struct config *boot,
+                           const struct config *next, char *out,
+                           size_t outsz)
+{
+    size_t n = sizeof(restart_only_paths) / sizeof(*restart_only_paths);
+    size_t used = 0;
+    int count = 0;
+
+    if (outsz > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *k = restart_only_paths[i];
+        json_object *a = json_object_object_get(boot->restart_only, k);
+        json_object *b = json_object_object_get(next->restart_only, k);
+
+        if (json_object_equal(a, b))
+            continue;
+        if (used < outsz)
+            used += (size_t)snprintf(out + used, outsz - used, "%s%s",
+                                     count ? ", " : "", k);
+        count++;
+    }
+    return count;
 }
 
 static int line_of(const char *text, size_t off)
@@ -574,6 +647,7 @@ struct config *config_parse(const char *text, const char *name, char *err,
         bad(&c, "database.conninfo", "is required");
         goto fail;
     }
+    keep_restart_only(cfg, root);
     json_object_put(root);
     json_tokener_free(tok);
     return cfg;
@@ -649,6 +723,7 @@ void config_free(struct config *cfg)
     free(cfg->obs.syslog_ident);
     free(cfg->obs.otlp_endpoint);
     free(cfg->obs.service_name);
+    json_object_put(cfg->restart_only);
     free(cfg->path);
     free(cfg);
 }

@@ -81,6 +81,9 @@ struct config {
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
     struct obs_settings obs;
     struct routing_settings *routing;  /* "routing" (failover.h) */
+    long reload_watch_ms;  /* check the file for changes this often; 0 off */
+    struct json_object *restart_only;  /* the settings a reload cannot
+                                          apply, as written (held) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a
@@ -90,6 +93,13 @@ struct config *config_load(const char *path, char *err, size_t errsz);
 struct config *config_parse(const char *text, const char *name, char *err,
                             size_t errsz);
 void config_free(struct config *cfg);
+/* Names the settings that differ between the running process's start-up
+ * config and a reloaded one but only take effect after a restart
+ * (threads, database, ledger, auth, identity.jwt, ...), comma-separated
+ * into out. Returns how many. */
+int config_restart_changes(const struct config *boot,
+                           const struct config *next, char *out,
+                           size_t outsz);
 
 /* Expands ${VAR} and ${VAR:-default} in s. Returns a new string (caller
  * frees) or NULL when a variable without default is unset (its name is
