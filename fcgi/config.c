@@ -94,9 +94,14 @@ struct ctx {
     size_t errsz;
 };
 
+/* "file: json.path: what" (where may end in '.': "routes[2]."). */
 static int bad(struct ctx *c, const char *where, const char *what)
 {
-    snprintf(c->err, c->errsz, "%s: %s: %s", c->name, where, what);
+    size_t n = strlen(where);
+
+    if (n > 0 && where[n - 1] == '.')
+        n--;
+    snprintf(c->err, c->errsz, "%s: %.*s: %s", c->name, (int)n, where, what);
     return -1;
 }
 
@@ -300,14 +305,24 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
     rt->n_backends = n;
     for (size_t i = 0; i < n; i++) {
         json_object *v = one ? one : json_object_array_get_idx(many, i);
+        char w[96], m[160];
 
-        if (json_object_is_type(v, json_type_object))   /* router.c */
+        if (one)
+            snprintf(w, sizeof(w), "%sbackend", where);
+        else
+            snprintf(w, sizeof(w), "%sbackends[%zu]", where, i);
+        if (json_object_is_type(v, json_type_object)) {  /* router.c */
             v = json_object_object_get(v, "name");
-
-        if (!json_object_is_type(v, json_type_string) ||
-            (rt->backends[i] = find_backend(cfg,
-                                json_object_get_string(v))) == NULL)
-            return bad(c, where, "backend is not defined in backends");
+            strncat(w, ".name", sizeof(w) - strlen(w) - 1);
+        }
+        if (!json_object_is_type(v, json_type_string))
+            return bad(c, w, "must be a backend name");
+        if ((rt->backends[i] = find_backend(cfg,
+                                json_object_get_string(v))) == NULL) {
+            snprintf(m, sizeof(m), "unknown backend \"%.100s\" (not in "
+                     "backends)", json_object_get_string(v));
+            return bad(c, w, m);
+        }
     }
     return 0;
 }
@@ -601,13 +616,35 @@ int config_restart_changes(const struct config *boot,
     return count;
 }
 
-static int line_of(const char *text, size_t off)
+/* The 1-based line and column of byte off in text. */
+static void place_of(const char *text, size_t off, int *line, int *col)
 {
-    int line = 1;
+    *line = *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
 
-    for (size_t i = 0; i < off && text[i]; i++)
-        line += text[i] == '\n';
-    return line;
+/* Where text has something other than blanks and comments from off on;
+ * 0 when nothing. */
+static size_t trailing(const char *text, size_t off)
+{
+    const char *p = text + off;
+
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (p[0] == '/' && p[1] == '/')
+            p += strcspn(p, "\n");
+        else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/") != NULL)
+            p = strstr(p + 2, "*/") + 2;
+        else
+            return *p ? (size_t)(p - text) : 0;
+    }
 }
 
 struct config *config_parse(const char *text, const char *name, char *err,
@@ -617,16 +654,28 @@ struct config *config_parse(const char *text, const char *name, char *err,
     struct json_tokener *tok = json_tokener_new_ex(64);
     struct config *cfg = xcalloc(1, sizeof(*cfg));
     json_object *root;
-    size_t len = strlen(text);
+    size_t len = strlen(text), end;
 
     cfg->path = xstrdup(name);
     set_defaults(cfg);
     root = json_tokener_parse_ex(tok, text, (int)len + 1);
     if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        snprintf(err, errsz, "%s:%d: %s", name,
-                 line_of(text, json_tokener_get_parse_end(tok)),
+        int line, col;
+
+        end = json_tokener_get_parse_end(tok);
+        /* the tokener stops after the offending character */
+        place_of(text, end > 0 && root == NULL ? end - 1 : 0, &line, &col);
+        snprintf(err, errsz, "%s:%d:%d: %s", name, line, col,
                  root ? "top level must be an object"
                       : json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto fail;
+    }
+    if ((end = trailing(text, json_tokener_get_parse_end(tok))) > 0) {
+        int line, col;
+
+        place_of(text, end, &line, &col);
+        snprintf(err, errsz, "%s:%d:%d: text after the top-level object",
+                 name, line, col);
         goto fail;
     }
     if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
@@ -682,6 +731,41 @@ struct config *config_load(const char *path, char *err, size_t errsz)
     cfg = config_parse(b.ptr, path, err, errsz);
     buf_release(&b);
     return cfg;
+}
+
+void config_explain(const char *path, const char *err, FILE *out)
+{
+    size_t n = strlen(path);
+    char line[1024];
+    long want, col;
+    char *end;
+    FILE *f;
+
+    if (strncmp(err, path, n) != 0 || err[n] != ':')
+        return;
+    want = strtol(err + n + 1, &end, 10);
+    if (want <= 0 || *end != ':')
+        return;
+    col = strtol(end + 1, &end, 10);
+    if (col <= 0 || *end != ':' || (f = fopen(path, "r")) == NULL)
+        return;
+    for (long i = 1; fgets(line, sizeof(line), f) != NULL; i++) {
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            int ch;                 /* a long line: the rest is skipped */
+
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+        }
+        if (i < want)
+            continue;
+        line[strcspn(line, "\r\n")] = '\0';
+        fprintf(out, "  %s\n  ", line);
+        for (long k = 1; k < col && line[k - 1] != '\0'; k++)
+            fputc(line[k - 1] == '\t' ? '\t' : ' ', out);
+        fputs("^\n", out);
+        break;
+    }
+    fclose(f);
 }
 
 static void backend_release(struct backend *be)

@@ -5,6 +5,7 @@
 #define AIGW_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct json_object;
 struct guardrails;
@@ -93,6 +94,10 @@ struct config *config_load(const char *path, char *err, size_t errsz);
 struct config *config_parse(const char *text, const char *name, char *err,
                             size_t errsz);
 void config_free(struct config *cfg);
+/* For --check-config: when err (from config_load) places a JSON syntax
+ * error at "path:line:col:", prints that line of the file and a caret
+ * under the column to out. */
+void config_explain(const char *path, const char *err, FILE *out);
 /* Names the settings that differ between the running process's start-up
  * config and a reloaded one but only take effect after a restart
  * (threads, database, ledger, auth, identity.jwt, ...), comma-separated

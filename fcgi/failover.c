@@ -59,9 +59,20 @@ static int load_entry(struct fo_entry *e, json_object *v, size_t i)
     return 0;
 }
 
-static int load_aliases(struct routing_settings *rs, json_object *al,
-                        const char *name, char *err, size_t errsz)
+static int has_backend(const struct config *cfg, const char *name)
 {
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        if (strcmp(cfg->backends[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int load_aliases(struct config *cfg, struct routing_settings *rs,
+                        json_object *al, char *err, size_t errsz)
+{
+    const char *name = cfg->path;
+    char w[192];
+
     if (!json_object_is_type(al, json_type_object))
         return bad(err, errsz, name, "routing.aliases", "must be an object");
     rs->aliases = xcalloc((size_t)json_object_object_length(al) + 1,
@@ -72,17 +83,30 @@ static int load_aliases(struct routing_settings *rs, json_object *al,
 
         a->name = xstrdup(k);
         a->n = one ? 1 : json_object_array_length(v);
+        snprintf(w, sizeof(w), "routing.aliases.%.100s", k);
         if (a->n == 0 || a->n > FO_MAX_CANDS)
-            return bad(err, errsz, name, k, "an alias lists 1 to 16 "
+            return bad(err, errsz, name, w, "an alias lists 1 to 16 "
                        "candidates");
         a->e = xcalloc(a->n, sizeof(*a->e));
-        for (size_t i = 0; i < a->n; i++)
+        for (size_t i = 0; i < a->n; i++) {
+            if (!one)
+                snprintf(w, sizeof(w), "routing.aliases.%.100s[%zu]", k, i);
             if (load_entry(&a->e[i], one ? v : json_object_array_get_idx(v,
                                                                     i),
                            i) < 0)
-                return bad(err, errsz, name, k, "each candidate is a model "
+                return bad(err, errsz, name, w, "each candidate is a model "
                            "name or {\"model\", \"backend\", \"weight\", "
                            "\"priority\"}");
+            if (a->e[i].backend != NULL &&
+                !has_backend(cfg, a->e[i].backend)) {
+                char m[160];
+
+                snprintf(m, sizeof(m), "unknown backend \"%.100s\" (not in "
+                         "backends)", a->e[i].backend);
+                strncat(w, ".backend", sizeof(w) - strlen(w) - 1);
+                return bad(err, errsz, name, w, m);
+            }
+        }
     }
     return 0;
 }
@@ -203,7 +227,7 @@ int failover_load(struct config *cfg, json_object *root, char *err,
             load_retry_on(rs, v, cfg->path, err, errsz) < 0)
             return -1;
         if (json_object_object_get_ex(r, "aliases", &v) &&
-            load_aliases(rs, v, cfg->path, err, errsz) < 0)
+            load_aliases(cfg, rs, v, err, errsz) < 0)
             return -1;
         if ((s = jget_str(r, "report_model")) != NULL) {
             if (strcmp(s, "requested") != 0 && strcmp(s, "served") != 0)

@@ -378,6 +378,7 @@ int main(int argc, char **argv)
     c = config_load(path, err, sizeof(err));
     if (c == NULL) {
         fprintf(stderr, "aigw-fcgi: %s\n", err);
+        config_explain(path, err, stderr);     /* the line, a caret */
         return 1;
     }
     cfg = c;
