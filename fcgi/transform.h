@@ -1,6 +1,7 @@
-/* Per-route request transformations: headers to the provider (set with
+/* Per-route transformations: headers to the provider (set with
  * {{user_id}}/{{group_id}}/{{api_key_id}}/{{route}}/{{request_id}} and
- * {{claim.PATH}} (the caller's JWT claims) templates, remove), body fields (defaults, overrides, removal, a
+ * {{claim.PATH}} (the caller's JWT claims) templates, remove), headers to
+ * the client (set, remove), body fields (defaults, overrides, removal, a
  * max_tokens cap, forcing "user") and prompt enrichment (messages
  * prepended or appended, templated the same way). */
 #ifndef AIGW_TRANSFORM_H
