@@ -662,9 +662,15 @@ struct config *config_parse(const char *text, const char *name, char *err,
     if (root == NULL || !json_object_is_type(root, json_type_object)) {
         int line, col;
 
-        end = json_tokener_get_parse_end(tok);
-        /* the tokener stops after the offending character */
-        place_of(text, end > 0 && root == NULL ? end - 1 : 0, &line, &col);
+        /* the tokener stops at the offending character, or just past
+         * it: never a blank, nor the end of the data */
+        end = root == NULL ? json_tokener_get_parse_end(tok) : 0;
+        if (end > len)
+            end = len;
+        while (end > 0 && (text[end] == '\0' ||
+                           strchr(" \t\r\n", text[end]) != NULL))
+            end--;
+        place_of(text, end, &line, &col);
         snprintf(err, errsz, "%s:%d:%d: %s", name, line, col,
                  root ? "top level must be an object"
                       : json_tokener_error_desc(json_tokener_get_error(tok)));

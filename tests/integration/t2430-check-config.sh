@@ -30,10 +30,10 @@ bad() {
 }
 bad comma 's/"backend": "a" }/"backend": "a",, }/'
 is "syntax error: exit 1" "$rc" 1
-like "syntax error: file:line:column" "$out" 'comma.json:8:57: '
+like "syntax error: file:line:column" "$out" 'comma.json:8:58: '
 like "syntax error: the offending line is shown" "$out" '"name": "one", "prefix": "/v1", "backend": "a",, \},'
 is "syntax error: a caret under the column" \
-    "$(printf '%s\n' "$out" | sed -n 3p)" "  $(printf '%56s' '')^"
+    "$(printf '%s\n' "$out" | sed -n 3p)" "  $(printf '%57s' '')^"
 bad unclosed '/^}$/d'
 like "unclosed file: where the data ended" "$out" 'unclosed.json:[0-9]+:[0-9]+: unexpected end of data'
 bad garbage '$a trailing'
