@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct json_object;
+struct capture_settings;
 struct guardrails;
 struct quota_settings;
 struct route_ext;
@@ -80,6 +81,8 @@ struct config {
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
     struct obs_settings obs;
+    struct capture_settings *capture;  /* observability.capture (capture.h);
+                                          NULL: off */
     struct routing_settings *routing;  /* "routing" (failover.h) */
 };
 
