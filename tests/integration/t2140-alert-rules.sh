@@ -27,5 +27,13 @@ sed -E 's/by \([^)]*\)//g; s/\$labels\.[a-z_]+//g' "$RULES" |
 missing=$(comm -23 "$TMP/named" "$TMP/exposed" | tr '\n' ' ')
 check "the rules name $(wc -l <"$TMP/named") exposed metrics" test "$(wc -l <"$TMP/named")" -ge 8
 is "every metric the rules name is exposed" "$missing" ""
+# the Grafana dashboard's queries, likewise
+DASH=$ROOT/conf/grafana-aigw.json
+is "the dashboard is valid JSON with panels" "$(jq '.panels | length > 10' "$DASH")" true
+jq -r '.panels[].targets[]?.expr' "$DASH" | sed -E 's/by \([^)]*\)//g' |
+    grep -oE '\b(aigw|gen_ai)_[a-z_]+' | sed -E 's/_(bucket|sum|count)$//' |
+    grep -vxE 'gen_ai_request_model|gen_ai_provider_name' | sort -u >"$TMP/dnamed"
+is "every metric the dashboard queries is exposed" "$(comm -23 "$TMP/dnamed" "$TMP/exposed" | tr '\n' ' ')" ""
+check "the dashboard has a quota usage panel" grep -q 'aigw_quota_used_ratio' "$DASH"
 "$ADMIN" quota delete --group "g-t2140-$$" >/dev/null
 done_testing
