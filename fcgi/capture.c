@@ -13,6 +13,7 @@
 #include "worker.h"
 #include "xalloc.h"
 
+/* (max_bytes is capped at 16 KB: the access-log line holds 64 KB.) */
 /* Text kept beyond max_bytes until masked: a secret or PII match that
  * straddles the cut (a PEM block) is still seen whole by the rules. */
 #define MASK_MARGIN 65536
@@ -140,9 +141,9 @@ int capture_load(json_object *root, struct config *cfg, char *err,
     if (json_object_object_get_ex(o, "max_bytes", &v)) {
         int64_t n = json_object_get_int64(v);
 
-        if (!json_object_is_type(v, json_type_int) || n < 16 || n > 1 << 20)
+        if (!json_object_is_type(v, json_type_int) || n < 16 || n > 16384)
             return cbad(err, errsz, ".max_bytes", "must be an integer "
-                        "between 16 and 1048576");
+                        "between 16 and 16384");
         s->max_bytes = (size_t)n;
     }
     if (json_object_object_get_ex(o, "mask", &mask) &&
@@ -274,9 +275,8 @@ void capture_request(struct request *r, json_object *req)
     memcpy(cur.request_id, r->request_id, sizeof(cur.request_id));
     cur.cap = s->max_bytes + MASK_MARGIN;
     for (int f = 0; f < 2; f++) {
-        if (cur.text[f].max == 0)
-            buf_init(&cur.text[f], (size_t)1 << 21);
-        buf_reset(&cur.text[f]);
+        buf_release(&cur.text[f]);
+        buf_init(&cur.text[f], (size_t)1 << 21);
         cur.cut[f] = 0;
     }
     if (req == NULL)             /* relayed as it came: parse it here */
@@ -390,12 +390,23 @@ void capture_log_fields(struct request *r, struct buf *line)
     if (!capturing(r))
         return;
     cur.request_id[0] = '\0';
-    if (buf_error(line) || line->len == 0 || line->ptr[line->len - 1] != '}')
-        return;
-    line->len--;                 /* reopen the object */
-    add_field(line, "prompt", &cur.text[PROMPT], cur.cut[PROMPT], cfg,
-              r->ev.route);
-    add_field(line, "response", &cur.text[RESPONSE], cur.cut[RESPONSE], cfg,
-              r->ev.route);
-    buf_addc(line, '}');
+    if (buf_error(line) == 0 && line->len > 0 &&
+        line->ptr[line->len - 1] == '}') {
+        size_t at = --line->len;   /* reopen the object */
+
+        add_field(line, "prompt", &cur.text[PROMPT], cur.cut[PROMPT], cfg,
+                  r->ev.route);
+        add_field(line, "response", &cur.text[RESPONSE], cur.cut[RESPONSE],
+                  cfg, r->ev.route);
+        if (buf_error(line)) {   /* over the log line's cap: the line wins */
+            line->len = at;
+            line->err = 0;
+            buf_adds(line, ",\"prompt\":null,\"response\":null,"
+                     "\"capture_withheld\":true");
+        }
+        buf_addc(line, '}');
+    }
+    /* captures are rare and up to max_bytes + 64 KB: not kept per thread */
+    buf_release(&cur.text[PROMPT]);
+    buf_release(&cur.text[RESPONSE]);
 }
