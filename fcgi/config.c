@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "authcfg.h"
+#include "capture.h"
 #include "buf.h"
 #include "failover.h"
 #include "guardrails.h"
@@ -692,7 +693,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
         goto fail;
     if (quotacfg_load(cfg, root, err, errsz) < 0)  /* quotas section */
         goto fail;
-    if (load_observability(&c, cfg, root) < 0)
+    if (load_observability(&c, cfg, root) < 0 ||
+        capture_load(root, cfg, err, errsz) < 0)   /* capture.c */
         goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
@@ -802,6 +804,7 @@ void config_free(struct config *cfg)
     failover_free(cfg->routing);
     authcfg_free(cfg->authz);
     guardrails_free(cfg->guardrails);
+    capture_free(cfg->capture);
     quotacfg_free(cfg->quotas);
     free(cfg->backends);
     free(cfg->routes);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 struct json_object;
+struct capture_settings;
 struct guardrails;
 struct quota_settings;
 struct route_ext;
@@ -81,6 +82,8 @@ struct config {
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
     struct obs_settings obs;
+    struct capture_settings *capture;  /* observability.capture (capture.h);
+                                          NULL: off */
     struct routing_settings *routing;  /* "routing" (failover.h) */
     long reload_watch_ms;  /* check the file for changes this often; 0 off */
     struct json_object *restart_only;  /* the settings a reload cannot

@@ -7,6 +7,7 @@
 #include "authcfg.h"
 #include "authlimit.h"
 #include "buf.h"
+#include "capture.h"
 #include "prices.h"
 #include "relay.h"
 #include "config.h"
@@ -237,6 +238,7 @@ static void settle(struct request *r, int to_ledger)
         else
             ledger_submit_json(ledger->ptr, ledger->len);
     }
+    capture_log_fields(r, line);       /* prompt/response, if captured */
     metrics_observe(&r->ev);           /* observability: metrics, span */
     trace_export(&r->ev, r->method);
     if (buf_error(line) == 0)

@@ -47,6 +47,7 @@ struct quota_hit {
 };
 
 quota_threshold_fn quota_threshold_hook;
+quota_usage_fn quota_usage_hook;
 
 static _Thread_local struct quota_req qr;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -380,7 +381,8 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
 
 static const char sql_settle[] =
     "SELECT subject_kind, subject, unit, period, limit_value, used_before, "
-    "used_after, threshold_pct FROM aigw_quota_settle($1::uuid, $2::bigint, "
+    "used_after, threshold_pct, (SELECT model FROM quota_limits l WHERE "
+    "l.id = limit_id) FROM aigw_quota_settle($1::uuid, $2::bigint, "
     "$3::bigint, $4::bigint)";
 
 static void threshold_event(PGresult *res, int i, const char *rid)
@@ -411,6 +413,17 @@ static void threshold_event(PGresult *res, int i, const char *rid)
                              PQgetvalue(res, i, 3), after, lim);
 }
 
+/* The balance after a settlement, to the quota gauges. */
+static void report_balance(PGresult *res, int i)
+{
+    if (quota_usage_hook != NULL)
+        quota_usage_hook(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                         PQgetvalue(res, i, 8), PQgetvalue(res, i, 2),
+                         PQgetvalue(res, i, 3),
+                         strtoll(PQgetvalue(res, i, 6), NULL, 10),
+                         strtoll(PQgetvalue(res, i, 4), NULL, 10));
+}
+
 static void pg_settle(struct request *r, int64_t in, int64_t out,
                       int64_t reqs)
 {
@@ -435,8 +448,10 @@ static void pg_settle(struct request *r, int64_t in, int64_t out,
         log_warn(r->request_id, "quota settle: %s", PQerrorMessage(c));
         db_failed(db);
     } else {
-        for (int i = 0; i < PQntuples(res); i++)
+        for (int i = 0; i < PQntuples(res); i++) {
             threshold_event(res, i, r->request_id);
+            report_balance(res, i);
+        }
     }
     PQclear(res);
 }

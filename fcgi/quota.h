@@ -44,4 +44,14 @@ typedef void (*quota_threshold_fn)(const char *subject_kind,
                                    int64_t limit);
 extern quota_threshold_fn quota_threshold_hook;
 
+/* Called for every quota balance a settled request counted against, with
+ * the balance after it (used, and the period's allowance: limit plus
+ * adjustments; model "*" for all models): the quota gauges (metrics.c
+ * installs it). NULL: none. */
+typedef void (*quota_usage_fn)(const char *subject_kind, const char *subject,
+                               const char *model, const char *unit,
+                               const char *period, int64_t used,
+                               int64_t limit);
+extern quota_usage_fn quota_usage_hook;
+
 #endif

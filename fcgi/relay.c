@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "authcfg.h"
+#include "capture.h"
 #include "circuit.h"
 #include "config.h"
 #include "failover.h"
@@ -86,6 +87,8 @@ static int client_chunk(void *ud, const char *json, size_t len,
         json = rw.ptr;
         len = rw.len;
     }
+    if (!usage_only)
+        capture_chunk(x->r, json, len);      /* off: one check */
     if (x->guard.set != NULL)          /* guardrails check the stream */
         rc = guard_relay_chunk(x, json, len, usage_only);
     else
@@ -250,6 +253,8 @@ static void relay_reply(struct relay_io *io,
             }
             buf_release(&rw);
         }
+        capture_reply(x->r, w->out.len ? w->out.ptr : w->resp.ptr,
+                      w->out.len ? w->out.len : w->resp.len);
         if (w->out.len > 0) {
             if (guard_relay_reply(x, w->out.ptr, w->out.len) == 0)
                 x->fe->reply(x, w->out.ptr, w->out.len);
@@ -594,6 +599,7 @@ void relay_handle(struct request *r, const struct route *rt,
     modified = x.guard.modified;            /* masked: rebuild the body */
     if (transform_body(rt->ext ? rt->ext->xf : NULL, req, r))
         modified = 1;
+    capture_request(r, req);     /* the prompt as sent (capture.c) */
     relay_attempts(&x, rt, cands, n, req, modified, body_model, &seed);
 out:
     guard_relay_finish(&x);
