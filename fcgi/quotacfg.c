@@ -296,7 +296,7 @@ static int load_plans(struct quota_settings *s, json_object *root,
 static int load_section(struct quota_settings *s, json_object *q,
                         char *err, size_t errsz)
 {
-    json_object *lim, *v;
+    json_object *lim;
 
     if (!json_object_is_type(q, json_type_object)) {
         snprintf(err, errsz, "quotas must be an object");
@@ -306,14 +306,15 @@ static int load_section(struct quota_settings *s, json_object *q,
     if (load_settings(s, q, err, errsz) < 0 ||
         quota_weights_load(&s->weights, q, err, errsz) < 0)
         return -1;
-    if (json_object_object_get_ex(q, "threshold_webhook", &v)) {
-        if (!json_object_is_type(v, json_type_string) ||
-            strncmp(json_object_get_string(v), "http", 4) != 0) {
-            snprintf(err, errsz, "quotas.threshold_webhook must be an "
-                     "http(s) URL");
-            return -1;
-        }
-        s->threshold_webhook = xstrdup(json_object_get_string(v));
+    if (config_opt_str(q, "threshold_webhook", &s->threshold_webhook, err,
+                       errsz) < 0)
+        return -1;
+    if (s->threshold_webhook != NULL &&
+        strncmp(s->threshold_webhook, "http://", 7) != 0 &&
+        strncmp(s->threshold_webhook, "https://", 8) != 0) {
+        snprintf(err, errsz, "quotas.threshold_webhook must be an http(s) "
+                 "URL");
+        return -1;
     }
     if (opt_long(q, "threshold_webhook_timeout_ms", 100, 60000,
                  &s->threshold_webhook_timeout_ms, err, errsz) < 0)
