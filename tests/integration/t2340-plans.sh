@@ -14,7 +14,8 @@ FREE=$(plan_key "free-$$" free)
 PRO=$(plan_key "pro-$$" pro)
 STD=$(plan_key "std-$$")
 # stay clear of a minute boundary: each burst must share one window
-s=$(date +%S); [ "${s#0}" -lt 50 ] || sleep $((61 - ${s#0}))
+clear_minute() { local s; s=$(date +%S); [ "${s#0}" -lt 52 ] || sleep $((61 - ${s#0})); }
+clear_minute
 
 burst() {  # burst KEY N [curl args]: the statuses of N requests
     local key=$1 n=$2 i; shift 2
@@ -44,6 +45,7 @@ is "pro plan: every model" \
 
 # the trusted header selects the plan (here: the config trusts it)
 STD2=$(plan_key "std2-$$")
+clear_minute
 is "header X-Aigw-Plan: free applies" \
     "$(burst "$STD2" 3 -H 'X-Aigw-Plan: free')" "200 200 429 "
 is "header: an unknown plan is the default" \
@@ -55,6 +57,7 @@ node "$ROOT/tests/mock/jwt-mint.mjs" "$VAR/jwt-keys" >"$TMP/tok.json" <<JSON
  {"name":"free", "key":"rsa1", "claims":{"plan":"free","preferred_username":"jwt-free-$$"}}]
 JSON
 JP=$(jq -r .pro "$TMP/tok.json"); JF=$(jq -r .free "$TMP/tok.json")
+clear_minute
 is "JWT claim plan=pro: 4 a minute" "$(burst "$JP" 5)" "200 200 200 200 429 "
 is "JWT claim plan=free: model list applies" \
     "$(post /plan/v1/chat/completions "$JF" "$(chat gpt-4o-mini x)" | status_of)" 403
