@@ -14,6 +14,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "plan.h"
+#include "prices.h"
 #include "quota_headers.h"
 #include "quota_webhook.h"
 #include "quotacfg.h"
@@ -96,7 +97,6 @@ int64_t quota_now_s(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec;
 }
-
 
 static int64_t period_s(const char *p)
 {
@@ -479,12 +479,24 @@ static void pg_settle(struct request *r, int64_t in, int64_t out,
     PQclear(res);
 }
 
+/* The model the real usage is counted at: the served one, else (as the
+ * ledger prices rows) the requested one when only that has a price. */
+static const char *settle_model(const struct usage_event *ev)
+{
+    if (ev->served_model[0] == '\0')
+        return qr.model;
+    if (prices_cost_model(ev->served_model, ev->ts_unix_us, 0, 0, 0) < 0 &&
+        prices_cost_model(qr.model, ev->ts_unix_us, 0, 0, 0) >= 0)
+        return qr.model;
+    return ev->served_model;
+}
+
 void quota_settle(struct request *r)
 {
     const struct usage_event *ev = &r->ev;
     int called = ev->upstream_status != 0;
     int64_t in = 0, out = 0, cached = 0;
-    const char *model = ev->served_model[0] ? ev->served_model : qr.model;
+    const char *model = qr.n > 0 ? settle_model(ev) : NULL;
 
     if (qr.request_id[0] == '\0' ||
         strcmp(qr.request_id, r->request_id) != 0)
@@ -550,9 +562,8 @@ static void usage_local(struct request *r, struct buf *b, int *first,
                         int64_t now)
 {
     const struct quota_settings *q = r->w->cfg->quotas;
-    const char *vals[QD_N];
-
     const struct plan *plan = plan_of(r);
+    const char *vals[QD_N];
 
     fill_vals(r, NULL, vals);
     for (size_t i = 0; i < q->n_limits && rl_ready(); i++) {
