@@ -65,6 +65,12 @@ is "aigw-admin quota set --unit weighted_tokens" \
     "$("$ADMIN" quota set --group "$G" --unit weighted_tokens --limit 500000 >/dev/null 2>&1; echo $?)" 0
 is "aigw-admin: bad dollars refused (usage, exit 2)" \
     "$("$ADMIN" quota set --group "$G" --unit usd --limit 1x >/dev/null 2>&1; echo $?)" 2
+ADMKEY=$("$ADMIN" key create --user "adm-t2360-$$" --group ops --name adm --admin 2>/dev/null)
+st=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$GW/admin/quotas" \
+     -H "Authorization: Bearer $ADMKEY" -H 'Content-Type: application/json' \
+     --data-binary "{\"action\":\"set\",\"subject_kind\":\"group\",\"subject\":\"$G\",\"unit\":\"usd\",\"period\":\"month\",\"value\":7.25}")
+is "admin API: usd value in dollars" "$st $(sql "SELECT limit_value FROM quota_limits WHERE subject = '$G' AND unit = 'usd'")" \
+    "200 7250000"
 "$ADMIN" quota delete --group "$G" --unit usd >/dev/null 2>&1
 "$ADMIN" quota delete --group "$G" --unit weighted_tokens >/dev/null 2>&1
 done_testing
