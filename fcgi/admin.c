@@ -96,7 +96,14 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
     }
     snprintf(actor, sizeof(actor), "admin-api:%s",
              id->api_key_id[0] ? id->api_key_id : id->user_id);
-    snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
+    if (strcmp(field(o, "unit", ""), "usd") == 0) {   /* dollars */
+        double d = json_object_get_double(json_object_object_get(o,
+                                                                 "value"));
+
+        snprintf(val, sizeof(val), "%" PRId64,
+                 (int64_t)(d * 1e6 + (d < 0 ? -0.5 : 0.5)));
+    } else
+        snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
     snprintf(now, sizeof(now), "%" PRId64, quota_now_s());
     p[0] = actor;
     p[1] = field(o, "action", "");

@@ -261,6 +261,9 @@ void gateway_handle(const struct config *cfg, struct request *r)
     }
     metrics_request_begin();
     trace_begin(&r->ev, r->traceparent);
+    if (r->path_len >= 9 &&
+        memcmp(r->path + r->path_len - 9, "/messages", 9) == 0)
+        r->error_out = frontend_anthropic_error;  /* Anthropic's shape */
     rt = router_select(cfg, r);          /* router.c */
     if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
         admin_handle(cfg, r);         /* operator API (admin.c) */

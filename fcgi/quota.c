@@ -13,7 +13,10 @@
 #include "db.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "plan.h"
+#include "prices.h"
 #include "quota_headers.h"
+#include "quota_webhook.h"
 #include "quotacfg.h"
 #include "ratelimit.h"
 #include "request.h"
@@ -35,6 +38,7 @@ struct quota_req {
     char request_id[37];
     int pg;                      /* a PostgreSQL reservation to settle */
     int64_t est_in, est_out;
+    char model[129];             /* the requested model (usd, weights) */
     size_t n;
     struct quota_take t[QUOTA_MAX_LOCAL];
     char headers[1024];
@@ -95,23 +99,6 @@ int64_t quota_now_s(void)
     return ts.tv_sec;
 }
 
-static int64_t amount(int unit, int64_t in, int64_t out, int64_t req)
-{
-    switch (unit) {
-    case QU_REQUESTS: return req;
-    case QU_INPUT: return in;
-    case QU_OUTPUT: return out;
-    default: return in + out;
-    }
-}
-
-static int unit_of(const char *s)
-{
-    return strcmp(s, "requests") == 0 ? QU_REQUESTS
-         : strcmp(s, "input_tokens") == 0 ? QU_INPUT
-         : strcmp(s, "output_tokens") == 0 ? QU_OUTPUT : QU_TOTAL;
-}
-
 static int64_t period_s(const char *p)
 {
     return strcmp(p, "second") == 0 ? 1 : strcmp(p, "minute") == 0 ? 60
@@ -124,8 +111,11 @@ static const char *window_name(int64_t w)
     return w == 1 ? "second" : w == 60 ? "minute" : "hour";
 }
 
-static int local_matches(const struct quota_local *l, const char *vals[QD_N])
+static int local_matches(const struct quota_local *l, const char *vals[QD_N],
+                         const struct plan *plan)
 {
+    if (l->plan != NULL && (plan == NULL || strcmp(l->plan, plan->name) != 0))
+        return 0;                 /* another plan's limit */
     for (int d = 0; d < QD_N; d++)
         if (l->match[d] != NULL && strcmp(l->match[d], vals[d]) != 0)
             return 0;
@@ -152,16 +142,18 @@ static void local_undo(void)
 /* Takes from every matching local limit. 0, or -1 with *hit filled (and
  * what was taken given back). */
 static int local_admit(const struct quota_settings *q, const char *vals[QD_N],
-                       int64_t now, struct qh_state *hs, struct quota_hit *hit)
+                       const struct plan *plan, int64_t now,
+                       struct qh_state *hs, struct quota_hit *hit)
 {
     for (size_t i = 0; i < q->n_limits && rl_ready(); i++) {
         const struct quota_local *l = &q->limits[i];
-        int64_t amt = amount(l->unit, qr.est_in, qr.est_out, 1), used;
+        int64_t amt = quota_amount(l->unit, vals[QD_MODEL], qr.est_in, 0,
+                                   qr.est_out, 1), used;
         uint64_t key;
         uint32_t win;
         int rc;
 
-        if (!local_matches(l, vals))
+        if (!local_matches(l, vals, plan))
             continue;
         key = local_key(l, vals);
         rc = rl_take(key, now, l->window_s, l->limit, amt, &used, &win);
@@ -203,7 +195,8 @@ static void hit_from_row(PGresult *res, int i, struct quota_hit *hit)
     hit->limit = strtoll(PQgetvalue(res, i, 4), NULL, 10);
     hit->used = strtoll(PQgetvalue(res, i, 5), NULL, 10);
     hit->reset_at = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-    hit->need = amount(unit_of(hit->unit), qr.est_in, qr.est_out, 1);
+    hit->need = quota_amount(quota_unit_of(hit->unit), qr.model, qr.est_in,
+                             0, qr.est_out, 1);
 }
 
 /* One round trip. 0 reserved (or nothing applies), -1 refused (*hit),
@@ -304,7 +297,9 @@ static void refuse(struct request *r, const struct quota_hit *h,
              h->period, h->limit, h->used, iso);
     r->ev.http_status = 429;
     r->ev.error_type = code;
-    if (buf_error(&b) == 0)
+    if (r->error_out != NULL)         /* another API's error shape */
+        r->error_out(r, 429, code, msg, hdr);
+    else if (buf_error(&b) == 0)
         req_send_json(r, 429, b.ptr, b.len, hdr);
     buf_release(&b);
 }
@@ -354,11 +349,13 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     qr.n = 0;
     if (!q->enabled && q->n_limits == 0)
         return 0;
+    quota_units_bind(&q->weights);
     now = quota_now_s();
     fill_vals(r, model, vals);
+    usage_set(qr.model, sizeof(qr.model), vals[QD_MODEL]);
     qr.est_in = (int64_t)r->body_len / q->chars_per_token + 8;
     qr.est_out = completion_estimate(req, embeddings);
-    if (local_admit(q, vals, now, &hs, &hit) < 0) {
+    if (local_admit(q, vals, plan_of(r), now, &hs, &hit) < 0) {
         refuse(r, &hit, &hs, now);
         return -1;
     }
@@ -376,6 +373,44 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     memcpy(qr.request_id, r->request_id, sizeof(qr.request_id));
     qh_format(&hs, -1, qr.headers, sizeof(qr.headers));
     r->extra_headers = qr.headers;
+    return 0;
+}
+
+int quota_degrade(struct request *r, const char *model,
+                  struct quota_degrade *d)
+{
+    const struct quota_settings *q = r->w->cfg->quotas;
+    const struct plan *plan;
+    const char *vals[QD_N];
+    int64_t now;
+
+    memset(d, 0, sizeof(*d));
+    if (q->n_limits == 0)
+        return 0;
+    ensure_init(r->w->cfg);
+    fill_vals(r, model, vals);
+    plan = plan_of(r);
+    now = quota_now_s();
+    for (size_t i = 0; i < q->n_limits && rl_ready(); i++) {
+        const struct quota_local *l = &q->limits[i];
+        int64_t used;
+
+        if (l->degrade_pct == 0 || !local_matches(l, vals, plan) ||
+            (l->degrade_max_tokens == 0 && model != NULL &&
+             strcmp(l->degrade_model, model) == 0))
+            continue;             /* off, not ours, or already degraded */
+        used = rl_peek(local_key(l, vals), now, l->window_s);
+        if (used * 100 < (int64_t)l->degrade_pct * l->limit)
+            continue;
+        d->model = l->degrade_model;
+        d->max_tokens = l->degrade_max_tokens;
+        snprintf(r->ev.degraded, sizeof(r->ev.degraded), "limit=%.64s "
+                 "used_pct=%" PRId64 "%s%.100s%s%.0ld", l->name,
+                 l->limit > 0 ? used * 100 / l->limit : 100,
+                 d->model ? " model=" : "", d->model ? d->model : "",
+                 d->max_tokens ? " max_tokens=" : "", d->max_tokens);
+        return 1;
+    }
     return 0;
 }
 
@@ -405,8 +440,11 @@ static void threshold_event(PGresult *res, int i, const char *rid)
     buf_addf(&b, ",\"unit\":\"%s\",\"period\":\"%s\",\"threshold_pct\":%"
              PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}",
              PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), pct, after, lim);
-    if (buf_error(&b) == 0)
+    if (buf_error(&b) == 0) {
         log_line(b.ptr, b.len);
+        if (gcfg->quotas->threshold_webhook != NULL)  /* queued, not sent */
+            quota_webhook_post(gcfg->quotas, b.ptr, b.len);
+    }
     buf_release(&b);
     if (quota_threshold_hook != NULL)
         quota_threshold_hook(kind, subj, PQgetvalue(res, i, 2),
@@ -456,18 +494,33 @@ static void pg_settle(struct request *r, int64_t in, int64_t out,
     PQclear(res);
 }
 
+/* The model the real usage is counted at: the served one, else (as the
+ * ledger prices rows) the requested one when only that has a price. */
+static const char *settle_model(const struct usage_event *ev)
+{
+    if (ev->served_model[0] == '\0')
+        return qr.model;
+    if (prices_cost_model(ev->served_model, ev->ts_unix_us, 0, 0, 0) < 0 &&
+        prices_cost_model(qr.model, ev->ts_unix_us, 0, 0, 0) >= 0)
+        return qr.model;
+    return ev->served_model;
+}
+
 void quota_settle(struct request *r)
 {
     const struct usage_event *ev = &r->ev;
     int called = ev->upstream_status != 0;
-    int64_t in = 0, out = 0;
+    int64_t in = 0, out = 0, cached = 0;
+    const char *model = qr.n > 0 ? settle_model(ev) : NULL;
 
     if (qr.request_id[0] == '\0' ||
         strcmp(qr.request_id, r->request_id) != 0)
         return;
+    quota_units_bind(&r->w->cfg->quotas->weights);
     if (ev->has_usage) {
         in = ev->prompt_tokens;
         out = ev->completion_tokens;
+        cached = ev->cached_tokens;
     } else if (called) {          /* no usage reported: the estimate */
         in = qr.est_in;
         out = ev->completion_tokens > 0 ? ev->completion_tokens : qr.est_out;
@@ -475,7 +528,8 @@ void quota_settle(struct request *r)
     for (size_t i = 0; i < qr.n; i++)
         if (qr.t[i].unit != QU_REQUESTS)
             rl_adjust(qr.t[i].key, qr.t[i].win,
-                      amount(qr.t[i].unit, in, out, 1) - qr.t[i].amount);
+                      quota_amount(qr.t[i].unit, model, in, cached, out, 1) -
+                      qr.t[i].amount);
     if (qr.pg)
         pg_settle(r, in, out, called ? 1 : 0);
     qr.request_id[0] = '\0';
@@ -523,6 +577,7 @@ static void usage_local(struct request *r, struct buf *b, int *first,
                         int64_t now)
 {
     const struct quota_settings *q = r->w->cfg->quotas;
+    const struct plan *plan = plan_of(r);
     const char *vals[QD_N];
 
     fill_vals(r, NULL, vals);
@@ -531,7 +586,7 @@ static void usage_local(struct request *r, struct buf *b, int *first,
         int64_t used;
 
         if (l->match[QD_MODEL] != NULL || (l->per & (1u << QD_MODEL)) ||
-            !local_matches(l, vals))
+            !local_matches(l, vals, plan))
             continue;             /* per-model limits: see the headers */
         used = rl_peek(local_key(l, vals), now, l->window_s);
         add_entry(b, first, "local", "local", l->name, "*",

@@ -26,6 +26,17 @@ int quota_admit(struct request *r, const char *model,
 /* 1 when quota_admit() applies limits under this configuration (and so
  * reads the request's max tokens); 0: it admits without looking. */
 int quota_active(const struct config *cfg);
+/* Degrade before the wall: when the caller has used at least a local
+ * limit's degrade share (quotas.limits[].degrade), what to do instead of
+ * being refused later. model: NULL to keep the requested one. */
+struct quota_degrade {
+    const char *model;           /* borrowed from the configuration */
+    long max_tokens;             /* cap the completion; 0: no cap */
+};
+/* 1 when the request is to be degraded (*d filled, r->ev.degraded says
+ * how and why), else 0. Called before quota_admit(). */
+int quota_degrade(struct request *r, const char *model,
+                  struct quota_degrade *d);
 /* Settles the request's reservation from r->ev; a no-op when nothing was
  * reserved. */
 void quota_settle(struct request *r);

@@ -17,6 +17,7 @@
 #include "jscan.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "plan.h"
 #include "rbac.h"
 #include "providers/oai.h"
 #include "quota.h"
@@ -519,6 +520,25 @@ static size_t allowed(struct request *r, const struct route *rt,
     return k;
 }
 
+/* Degrade: the completion capped at cap tokens (quota.c). */
+static void cap_max_tokens(json_object *req, long cap)
+{
+    static const char *const keys[] = { "max_completion_tokens",
+                                        "max_tokens" };
+    int seen = 0;
+
+    for (int i = 0; i < 2; i++) {
+        int64_t v = jget_int(req, keys[i], -1);
+
+        if (v >= 0)
+            seen = 1;
+        if (v < 0 ? 0 : v > cap)
+            jadd(req, keys[i], json_object_new_int64(cap));
+    }
+    if (!seen)
+        jadd(req, "max_tokens", json_object_new_int64(cap));
+}
+
 /* The openai frontend only validates the body: does anything here need
  * it as a json-c tree? Everything that reads or rewrites the request does
  * (streams, guards, quotas, body transforms, a candidate serving another
@@ -542,6 +562,7 @@ void relay_handle(struct request *r, const struct route *rt,
                   enum provider_op op, const struct frontend *fe)
 {
     struct relay x = { .r = r, .fe = fe };
+    struct quota_degrade deg = { NULL, 0 };
     json_object *req = NULL, *asked = NULL;
     const char *body_model;
     struct fo_cand cands[FO_MAX_CANDS];
@@ -562,6 +583,13 @@ void relay_handle(struct request *r, const struct route *rt,
               x.p.model);
     r->ev.stream = x.p.stream;
     r->ev.operation = op == PROV_EMBED ? "embeddings" : "chat";
+    if (!plan_allows_model(r, x.p.model)) {     /* plan.c */
+        fail(&x, 403, "model_not_allowed", "Your plan does not include "
+             "this model.");
+        goto out;
+    }
+    if (quota_degrade(r, x.p.model, &deg) && deg.model != NULL)
+        x.p.model = deg.model;       /* degrade before the wall (quota.c) */
     n = failover_candidates(r->w->cfg, rt, x.p.model, cands, FO_MAX_CANDS,
                             &seed, &aliased);
     if (n == 0) {
@@ -590,13 +618,15 @@ void relay_handle(struct request *r, const struct route *rt,
     asked = json_object_get(json_object_object_get(req, "model"));
     body_model = asked != NULL ? json_object_get_string(asked)
                : req == NULL ? x.p.model_buf : NULL;
+    if (deg.max_tokens > 0 && req != NULL)
+        cap_max_tokens(req, deg.max_tokens);
     if (quota_admit(r, x.p.model, req, op == PROV_EMBED) < 0)
         goto out;                /* 429: a rate limit or quota (quota.c) */
     r->ev.backend = cands[0].be->name;
     r->ev.provider = cands[0].be->provider;
     if (guard_relay_request(&x, req) < 0)   /* blocked: no provider call */
         goto out;
-    modified = x.guard.modified;            /* masked: rebuild the body */
+    modified = x.guard.modified || deg.max_tokens > 0;  /* rebuild */
     if (transform_body(rt->ext ? rt->ext->xf : NULL, req, r))
         modified = 1;
     capture_request(r, req);     /* the prompt as sent (capture.c) */

@@ -117,6 +117,10 @@ void req_error(struct request *r, int status, const char *type,
 {
     struct buf b = BUF_INIT(8192);
 
+    if (r->error_out != NULL) {      /* e.g. Anthropic's shape */
+        r->error_out(r, status, code ? code : type, msg, "");
+        return;
+    }
     buf_adds(&b, "{\"error\":{\"message\":");
     buf_add_json_str(&b, msg, strlen(msg));
     buf_adds(&b, ",\"type\":");
