@@ -29,6 +29,9 @@ int quota_active(const struct config *cfg);
 /* Settles the request's reservation from r->ev; a no-op when nothing was
  * reserved. */
 void quota_settle(struct request *r);
+/* Shutdown: pushes consumed usage and gives back this host's unused
+ * quota leases (quota_lease.h). */
+void quota_stop(void);
 /* GET /v1/usage: the caller's limits, used, remaining, reset times. */
 void quota_usage_handle(struct request *r);
 /* Now in unix seconds: the wall clock, or the test clock when the

@@ -67,12 +67,37 @@ static int load_per(json_object *o, struct quota_local *l, size_t i,
     return 0;
 }
 
+/* A global limit becomes one quota_limits row: at most one subject
+ * dimension (api_key, user, group or route; "per" it for each one
+ * separately, or "match" one value) and optionally one model. */
+static int check_global(const struct quota_local *l, size_t i, char *err,
+                        size_t errsz)
+{
+    int subj = 0;
+
+    if (l->per & (1u << QD_MODEL))
+        return fail(err, errsz, i, "a global limit cannot be per model "
+                    "(match one model instead)");
+    for (int d = 0; d < QD_N; d++)
+        if (d != QD_MODEL && ((l->per & (1u << d)) || l->match[d] != NULL))
+            subj++;
+    for (int d = 0; d < QD_N; d++)
+        if ((l->per & (1u << d)) && l->match[d] != NULL)
+            subj++;
+    if (subj > 1)
+        return fail(err, errsz, i, "a global limit has at most one of "
+                    "api_key, user, group, route in per or match");
+    return 0;
+}
+
 static int load_limit(json_object *o, struct quota_local *l, size_t i,
                       char *err, size_t errsz)
 {
     const char *name = NULL, *unit = "requests", *win = "minute";
     json_object *v;
     int u = -1;
+    static const char *const periods[] = { "minute", "hour", "day", "week",
+                                           "month" };
 
     if (!json_object_is_type(o, json_type_object))
         return fail(err, errsz, i, "must be an object");
@@ -82,10 +107,26 @@ static int load_limit(json_object *o, struct quota_local *l, size_t i,
         unit = json_object_get_string(v);
     if (json_object_object_get_ex(o, "window", &v))
         win = json_object_get_string(v);
-    if (json_object_object_get_ex(o, "scope", &v) &&
-        strcmp(json_object_get_string(v), "local") != 0)
-        return fail(err, errsz, i, "scope must be \"local\" (global limits "
-                    "live in PostgreSQL: aigw-admin quota set)");
+    if (json_object_object_get_ex(o, "scope", &v)) {
+        const char *sc = json_object_get_string(v);
+
+        if (strcmp(sc, "global") == 0)
+            l->global = 1;
+        else if (strcmp(sc, "local") != 0)
+            return fail(err, errsz, i, "scope must be \"local\" or "
+                        "\"global\"");
+    }
+    if (l->global) {
+        for (size_t k = 0; k < sizeof(periods) / sizeof(*periods); k++)
+            if (strcmp(win, periods[k]) == 0)
+                l->period = xstrdup(win);
+        if (l->period == NULL)
+            return fail(err, errsz, i, "a global limit's window must be "
+                        "minute, hour, day, week or month");
+        l->time_zone = xstrdup(json_object_object_get_ex(o, "time_zone", &v)
+                               ? json_object_get_string(v) : "UTC");
+        win = "hour";             /* the local window below is unused */
+    }
     for (int k = 0; k <= QU_TOTAL; k++)
         if (strcmp(unit, units[k]) == 0)
             u = k;
@@ -114,7 +155,9 @@ static int load_limit(json_object *o, struct quota_local *l, size_t i,
         l->name = xstrdup(n);
     }
     l->seed = rl_hash(RL_HASH_INIT, l->name);
-    return load_per(o, l, i, err, errsz);
+    if (load_per(o, l, i, err, errsz) < 0)
+        return -1;
+    return l->global ? check_global(l, i, err, errsz) : 0;
 }
 
 static int opt_long(json_object *q, const char *key, long min, long max,
@@ -153,8 +196,20 @@ static int load_settings(struct quota_settings *s, json_object *q,
                  &s->default_max_tokens, err, errsz) < 0 ||
         opt_long(q, "reservation_ttl_s", 10, 86400, &s->reservation_ttl_s,
                  err, errsz) < 0 ||
-        config_opt_str(q, "shm_path", &s->shm_path, err, errsz) < 0)
+        config_opt_str(q, "shm_path", &s->shm_path, err, errsz) < 0 ||
+        opt_long(q, "lease_max", 1, 1000000000, &s->lease_max, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_divisor", 1, 1000, &s->lease_divisor, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_ttl_s", 5, 86400, &s->lease_ttl_s, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_flush_ms", 10, 60000, &s->lease_flush_ms, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_idle_ms", 100, 3600000, &s->lease_idle_ms, err,
+                 errsz) < 0)
         return -1;
+    if (json_object_object_get_ex(q, "leases", &v))
+        s->leases = json_object_get_boolean(v);
     return 0;
 }
 
@@ -168,6 +223,12 @@ int quotacfg_load(struct config *cfg, json_object *root, char *err,
     s->chars_per_token = 4;
     s->default_max_tokens = 4096;
     s->reservation_ttl_s = 900;
+    s->leases = 1;
+    s->lease_max = 10000;
+    s->lease_divisor = 8;
+    s->lease_ttl_s = 60;
+    s->lease_flush_ms = 100;
+    s->lease_idle_ms = 2000;
     if (!json_object_object_get_ex(root, "quotas", &q))
         return 0;                     /* no section: quotas off */
     if (!json_object_is_type(q, json_type_object)) {
@@ -188,6 +249,12 @@ int quotacfg_load(struct config *cfg, json_object *root, char *err,
             if (load_limit(json_object_array_get_idx(lim, i), &s->limits[i],
                            i, err, errsz) < 0)
                 return -1;
+        for (size_t i = 0; i < s->n_limits; i++)
+            s->n_global += s->limits[i].global != 0;
+    }
+    if (s->n_global > 0 && !s->enabled) {
+        snprintf(err, errsz, "quotas: global limits need quotas.enabled");
+        return -1;
     }
     return 0;
 }
@@ -198,6 +265,8 @@ void quotacfg_free(struct quota_settings *q)
         return;
     for (size_t i = 0; i < q->n_limits; i++) {
         free(q->limits[i].name);
+        free(q->limits[i].period);
+        free(q->limits[i].time_zone);
         for (int d = 0; d < QD_N; d++)
             free(q->limits[i].match[d]);
     }
