@@ -578,7 +578,13 @@ static int listen_on(struct db_session *ls)
         return -1;
     }
     PQclear(res);
-    ql_invalidate();              /* changes may have been missed */
+    /* changes made while not listening: compare the generation */
+    res = PQexec(c, "SELECT gen FROM quota_state");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        note_gen(strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    else
+        ql_invalidate();
+    PQclear(res);
     return 0;
 }
 
