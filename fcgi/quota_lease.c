@@ -50,6 +50,9 @@ struct ql_slot {
     int64_t expires_ms, last_use_ms, last_push_ms;
     int syncing, want_refill;
     int64_t sync_ms;
+    pthread_cond_t synced;        /* broadcast when a sync ends */
+    int64_t taken, rate_ms;       /* reserved since rate_ms: the rate */
+    int64_t rate;                 /* per second, at the last sync */
 };
 
 struct ql_shm {
@@ -210,7 +213,13 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
     if (spare != NULL) {
         s = spare;
         if (!s->mu_ready) {
+            pthread_condattr_t ca;
+
             mutex_init_shared(&s->mu);
+            pthread_condattr_init(&ca);
+            pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+            pthread_cond_init(&s->synced, &ca);
+            pthread_condattr_destroy(&ca);
             s->mu_ready = 1;
         }
         lock(&s->mu);
@@ -228,6 +237,8 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
         s->expires_ms = 0;
         s->last_use_ms = s->last_push_ms = wall_ms();
         s->syncing = s->want_refill = 0;
+        s->taken = s->rate = 0;
+        s->rate_ms = wall_ms();
         atomic_store(&s->tag, tag);
         pthread_mutex_unlock(&s->mu);
     }
@@ -264,7 +275,7 @@ static const char sql_lease[] =
     "SELECT lease, granted, limit_value, used, reserved, used_before, "
     "threshold_pct, gen FROM aigw_quota_lease($1, $2::bigint, $3, "
     "to_timestamp($4::double precision), to_timestamp($5::double precision),"
-    " $6::bigint, $7::bigint, $8::bigint, $9::bigint, $10::int)";
+    " $6::bigint, $7::bigint, $8::bigint, $9::bigint, $10::int, $11::int)";
 
 /* A copy of the balance's identity, so the round trip runs unlocked. */
 struct balance_id {
@@ -277,14 +288,14 @@ static int sync_rpc(struct db_session *db, const struct balance_id *b,
 {
     PGconn *c = db_get(db);
     char lim[24], ps[24], pe[24], push[24], rel[24], want[24], need[24],
-         ttl[16];
-    const char *p[10] = { shm->host, lim, b->subject, ps, pe, push, rel,
-                          want, need, ttl };
+         div[16], ttl[16];
+    const char *p[11] = { shm->host, lim, b->subject, ps, pe, push, rel,
+                          want, need, div, ttl };
     PGresult *res;
     int rc = -1;
 
     if (c == NULL || db_prepare(db, STMT_LEASE, "aigw_quota_lease",
-                                sql_lease, 10) < 0) {
+                                sql_lease, 11) < 0) {
         db_failed(db);
         return -1;
     }
@@ -295,8 +306,9 @@ static int sync_rpc(struct db_session *db, const struct balance_id *b,
     snprintf(rel, sizeof(rel), "%" PRId64, q->release);
     snprintf(want, sizeof(want), "%" PRId64, q->want);
     snprintf(need, sizeof(need), "%" PRId64, q->need);
+    snprintf(div, sizeof(div), "%ld", qcfg->quotas->lease_divisor);
     snprintf(ttl, sizeof(ttl), "%ld", qcfg->quotas->lease_ttl_s);
-    res = PQexecPrepared(c, "aigw_quota_lease", 10, p, NULL, NULL, 0);
+    res = PQexecPrepared(c, "aigw_quota_lease", 11, p, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         out->lease = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         out->granted = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -373,6 +385,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     rc = sync_rpc(db, &b, q, r);
     lock(&s->mu);
     s->syncing = 0;
+    pthread_cond_broadcast(&s->synced);
     if (rc < 0)
         return -1;
     /* PostgreSQL's lease is the truth; what was pushed left "spent" */
@@ -393,12 +406,33 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     return 0;
 }
 
+/* How much to ask for: about one second of this host's consumption on
+ * the balance (so a busy subject syncs about once a second and an idle
+ * one holds little), between lease_min and lease_max. PostgreSQL caps it
+ * at free / lease_divisor. */
+static int64_t chunk(struct ql_slot *s, int64_t now)
+{
+    const struct quota_settings *q = qcfg->quotas;
+    int64_t el = now - s->rate_ms, want;
+
+    if (el >= 100) {
+        int64_t r = s->taken * 1000 / el;
+
+        s->rate = r > s->rate / 2 ? r : s->rate / 2;
+        s->taken = 0;
+        s->rate_ms = now;
+    }
+    want = s->rate;
+    if (want < q->lease_min)
+        want = q->lease_min;
+    return want > q->lease_max ? q->lease_max : want;
+}
+
 /* --- the request path ------------------------------------------------- */
 
 int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v)
 {
-    const struct quota_settings *q = qcfg->quotas;
     struct ql_slot *s = slot_get(l);
     int64_t wait_until = 0;
     int syncs = 0, wake = 0;
@@ -420,6 +454,7 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
 
         if (fresh && available(s) >= amt && s->limit_eff >= 0) {
             s->inflight += amt;
+            s->taken += amt;
             s->last_use_ms = now;
             /* refill before the lease runs dry, off this request's path */
             if (available(s) * 4 < s->lease && !s->syncing &&
@@ -433,14 +468,20 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
         }
         /* one sync at a time per balance: wait for the one running */
         if (s->syncing && now - s->sync_ms < SYNC_STUCK_MS) {
-            struct timespec ts = { 0, 200000 };
+            struct timespec ts;
 
             if (wait_until == 0)
                 wait_until = now + SYNC_STUCK_MS;
             if (now < wait_until) {
-                pthread_mutex_unlock(&s->mu);
-                nanosleep(&ts, NULL);
-                lock(&s->mu);
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 5000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                if (pthread_cond_timedwait(&s->synced, &s->mu, &ts) ==
+                    EOWNERDEAD)
+                    pthread_mutex_consistent(&s->mu);
                 continue;
             }
         }
@@ -457,7 +498,7 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
         rq.need = amt - (s->lease - rq.push - rq.release - s->inflight);
         if (rq.need < 1)
             rq.need = 1;
-        rq.want = rq.need > q->lease_max ? rq.need : q->lease_max;
+        rq.want = rq.need + chunk(s, now);
         syncs++;
         if (sync_locked(db, s, &rq, &rs) < 0) {
             if (fresh && available(s) >= amt)
@@ -539,7 +580,7 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
     if ((all || over || idle || s->epoch != ep) && available(s) > 0)
         rq.release = available(s);
     if (s->want_refill && !over && !idle && s->epoch == ep)
-        rq.want = q->lease_max;
+        rq.want = chunk(s, now);
     if (rq.push == 0 && rq.release == 0 && rq.want == 0 &&
         !(s->lease > 0 && s->expires_ms - now < q->lease_ttl_s * 500)) {
         if (over && s->lease == 0 && s->inflight == 0 && s->spent == 0)

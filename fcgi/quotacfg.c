@@ -197,6 +197,8 @@ static int load_settings(struct quota_settings *s, json_object *q,
         opt_long(q, "reservation_ttl_s", 10, 86400, &s->reservation_ttl_s,
                  err, errsz) < 0 ||
         config_opt_str(q, "shm_path", &s->shm_path, err, errsz) < 0 ||
+        opt_long(q, "lease_min", 1, 1000000000, &s->lease_min, err,
+                 errsz) < 0 ||
         opt_long(q, "lease_max", 1, 1000000000, &s->lease_max, err,
                  errsz) < 0 ||
         opt_long(q, "lease_divisor", 1, 1000, &s->lease_divisor, err,
@@ -210,6 +212,10 @@ static int load_settings(struct quota_settings *s, json_object *q,
         return -1;
     if (json_object_object_get_ex(q, "leases", &v))
         s->leases = json_object_get_boolean(v);
+    if (s->lease_min > s->lease_max) {
+        snprintf(err, errsz, "quotas.lease_min must not exceed lease_max");
+        return -1;
+    }
     return 0;
 }
 
@@ -224,7 +230,8 @@ int quotacfg_load(struct config *cfg, json_object *root, char *err,
     s->default_max_tokens = 4096;
     s->reservation_ttl_s = 900;
     s->leases = 1;
-    s->lease_max = 10000;
+    s->lease_min = 10000;
+    s->lease_max = 1000000;
     s->lease_divisor = 8;
     s->lease_ttl_s = 60;
     s->lease_flush_ms = 100;

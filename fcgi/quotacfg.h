@@ -42,7 +42,9 @@ struct quota_settings {
     /* global quotas as host leases (quota_lease.h); 0: one PostgreSQL
      * round trip per request and per settlement */
     int leases;
-    long lease_max;              /* the largest chunk a host takes */
+    long lease_min;              /* the chunk a host asks for at least */
+    long lease_max;              /* and at most (it asks for about one
+                                    second of its consumption) */
     long lease_divisor;          /* a chunk is at most free / this */
     long lease_ttl_s;            /* a dead host's lease is reclaimed */
     long lease_flush_ms;         /* consumed usage pushed this often */

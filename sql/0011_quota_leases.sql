@@ -77,14 +77,17 @@ $$;
 -- One lease sync of host p_host on one balance, atomic on its row:
 --   push    consumed usage moved from the host's lease into used
 --   release unused lease given back
---   want    more wanted; granted in full, or as much as is free when that
---           is at least p_need, or nothing
+--   want    more wanted; granted up to free / p_div (the adaptive chunk:
+--           it shrinks as the balance nears its limit, so hosts cannot
+--           strand quota), but at least p_need when that much is free,
+--           else nothing
 -- Expired leases of other hosts (and expired per-request reservations)
 -- are reclaimed first. Returns the host's lease after the sync and the
 -- balance (for headers, refusals and threshold events).
 CREATE FUNCTION aigw_quota_lease(p_host text, p_limit bigint,
         p_subject text, p_ps timestamptz, p_pe timestamptz, p_push bigint,
-        p_release bigint, p_want bigint, p_need bigint, p_ttl_s int)
+        p_release bigint, p_want bigint, p_need bigint, p_div int,
+        p_ttl_s int)
 RETURNS TABLE (lease bigint, granted bigint, limit_value bigint,
                used bigint, reserved bigint, used_before bigint,
                threshold_pct int, gen bigint)
@@ -127,7 +130,7 @@ BEGIN
             - (q.reserved - rec - held + cur);
     granted := 0;
     IF p_want > 0 AND free >= p_need AND free > 0 THEN
-        granted := least(p_want, free);
+        granted := least(p_want, greatest(p_need, free / greatest(p_div, 1)));
     END IF;
     cur := cur + granted;
     UPDATE quota_periods p SET used = p.used + p_push,
