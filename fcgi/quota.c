@@ -383,10 +383,10 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
         refuse(r, &hit, &hs, now);
         return -1;
     }
-    rc = !q->enabled ? 0 : q->leases
+    qr.lease = q->enabled && q->leases && ql_ready();
+    rc = !q->enabled ? 0 : qr.lease   /* no lease table: per request */
        ? qg_admit(r, vals, qr.est_in, qr.est_out, now, &hs, &hit)
        : pg_admit(r, vals, now, &hs, &hit);
-    qr.lease = q->enabled && q->leases;
     if (rc == -1 || (rc == -2 && !q->fail_open)) {
         local_undo();
         if (rc == -1) {
@@ -607,7 +607,7 @@ void quota_usage_handle(struct request *r)
     buf_add_json_str(&b, r->ev.group_id, strlen(r->ev.group_id));
     buf_adds(&b, ",\"limits\":[");
     usage_local(r, &b, &first, now);
-    if (r->w->cfg->quotas->enabled && r->w->cfg->quotas->leases)
+    if (r->w->cfg->quotas->enabled && ql_ready())
         ql_push_all(&r->w->db);   /* balances up to date, not batched */
     if (r->w->cfg->quotas->enabled && usage_global(r, &b, &first, now) < 0) {
         buf_release(&b);

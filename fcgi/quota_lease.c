@@ -103,11 +103,15 @@ static int map_file(const char *path)
     struct stat st;
     void *p;
 
+    int rc = 0;
+
+    /* allocated up front: a full disk (or a small tmpfs) fails here, not
+     * with SIGBUS when a page is first touched */
     if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
         ((size_t)st.st_size < sizeof(struct ql_shm) &&
-         ftruncate(fd, (off_t)sizeof(struct ql_shm)) < 0)) {
+         (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)) {
         log_error(NULL, "quota leases: cannot open %s: %s", path,
-                  strerror(errno));
+                  strerror(rc ? rc : errno));
         if (fd >= 0)
             close(fd);
         return -1;
