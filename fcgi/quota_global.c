@@ -32,7 +32,7 @@ struct cache_entry {
     int64_t until_s;              /* the first period end among them */
     int64_t fetched_ms;
     int n;
-    struct ql_limit lim[QG_MAX];
+    struct ql_limit *lim;         /* n of them */
 };
 
 static struct cache_entry *cache;
@@ -116,7 +116,8 @@ static int limits_for(struct db_session *db, const char *vals[QD_N],
         if (e->key != NULL && e->epoch == ep && now < e->until_s &&
             ms - e->fetched_ms < CACHE_TTL_MS && strcmp(e->key, key) == 0) {
             n = e->n;
-            memcpy(out, e->lim, (size_t)n * sizeof(*out));
+            if (n > 0)
+                memcpy(out, e->lim, (size_t)n * sizeof(*out));
             pthread_mutex_unlock(&cache_mu);
             return n;
         }
@@ -126,7 +127,9 @@ static int limits_for(struct db_session *db, const char *vals[QD_N],
         return n;
     pthread_mutex_lock(&cache_mu);
     free(e->key);
+    free(e->lim);
     e->key = xstrdup(key);
+    e->lim = n > 0 ? xcalloc((size_t)n, sizeof(*e->lim)) : NULL;
     e->epoch = ep;
     e->fetched_ms = ms;
     e->until_s = INT64_MAX;
@@ -134,7 +137,8 @@ static int limits_for(struct db_session *db, const char *vals[QD_N],
         if (out[i].period_end < e->until_s)
             e->until_s = out[i].period_end;
     e->n = n;
-    memcpy(e->lim, out, (size_t)n * sizeof(*out));
+    if (n > 0)
+        memcpy(e->lim, out, (size_t)n * sizeof(*out));
     pthread_mutex_unlock(&cache_mu);
     return n;
 }

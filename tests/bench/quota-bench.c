@@ -5,7 +5,7 @@
  *   per-req  one aigw_quota_reserve + one aigw_quota_settle round trip per
  *            request (the path with quotas.leases false)
  * each with 1 and BENCH_THREADS (32) threads for BENCH_SECONDS (3) per
- * pass, against the private PostgreSQL of tests/bench/quota-bench.sh.
+ * pass (BENCH_MODES: "lease,per-req"), against the private PostgreSQL of tests/bench/quota-bench.sh.
  * Usage: quota-bench CONFIG LIMIT_ID SUBJECT */
 #include <inttypes.h>
 #include <pthread.h>
@@ -149,10 +149,17 @@ int main(int argc, char **argv)
         return 1;
     printf("one subject (group %s), reservation %d, real usage %d, "
            "lease_max %ld\n", group, EST, REAL, cfg->quotas->lease_max);
-    pass("lease", lease_worker, 1, secs);
-    pass("lease", lease_worker, threads, secs);
-    pass("per-req", perreq_worker, 1, secs);
-    pass("per-req", perreq_worker, threads, secs);
+    if ((env = getenv("BENCH_MODES")) == NULL)
+        env = "lease,per-req";
+    for (const char *m = env; *m; m += strcspn(m, ",") + (m[strcspn(m, ",")]
+                                                         == ',')) {
+        int per = strncmp(m, "per-req", 7) == 0;
+
+        pass(per ? "per-req" : "lease", per ? perreq_worker : lease_worker,
+             1, secs);
+        pass(per ? "per-req" : "lease", per ? perreq_worker : lease_worker,
+             threads, secs);
+    }
     ql_release_all();
     return 0;
 }
