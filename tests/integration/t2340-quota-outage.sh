@@ -6,7 +6,8 @@
 #    it, "closed" answers 503 quota_unavailable
 # After recovery no usage is lost: every 200 has its ledger row and the
 # quota balance equals the ledger (usage counted during the outage is
-# reconciled into quota_periods), and no lease is left behind.
+# reconciled into quota_periods), a dead host's lease is reclaimed, and no
+# lease is left behind.
 . "$(dirname "$0")/lib.sh"
 
 grp="q2340-$$"
@@ -80,6 +81,16 @@ used=$(wait_sql "SELECT used FROM quota_periods p JOIN quota_limits l
 is "quota balance reconciled with the ledger ($tok tokens)" "$used" "$tok"
 check "open: outage usage charged on recovery (logged)" \
     grep -q 'database outage charged' "$TMP/open.log"
+# a host that died holding a lease: its row expires and the next sync on
+# the balance (here: this host pushing a request's usage) reclaims it
+sql "WITH p AS (UPDATE quota_periods q SET reserved = reserved + 500
+                  FROM quota_limits l WHERE l.id = q.limit_id AND l.subject = '$grp'
+               RETURNING q.limit_id, q.subject, q.period_start)
+     INSERT INTO quota_host_leases SELECT limit_id, subject, period_start,
+            'dead-host', 500, now() - interval '1 second' FROM p" >/dev/null
+is "after recovery: served" "$(count "$(call open mock-gpt)")" 200
+is "a dead host's expired lease is reclaimed" "$(wait_sql "SELECT count(*)
+    FROM quota_host_leases WHERE host = 'dead-host'" 0)" 0
 stop open
 stop closed
 is "leases given back at shutdown" "$(wait_sql "SELECT reserved FROM quota_periods p
