@@ -35,8 +35,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 BINS = fcgi/aigw-fcgi report/aigw-admin report/aigw-report \
        tests/mock/mock-provider
 
-.PHONY: all deps run stop test unit integration bench asan migrate install \
-        clean distclean
+.PHONY: all deps run stop test unit integration bench bench-quota asan \
+        migrate install clean distclean
 all: $(BINS)
 
 V ?= 0
@@ -100,6 +100,15 @@ integration: all
 
 bench: deps all
 	@bash tests/bench.sh
+
+# Global-quota admissions per second on one subject: leases vs per request.
+bench-quota: deps all $(B)/bench/quota-bench
+	@bash tests/bench/quota-bench.sh
+
+$(B)/bench/quota-bench: tests/bench/quota-bench.c $(filter-out \
+                        $(B)/fcgi/main.o,$(FCGI_OBJS))
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 asan:
 	$(MAKE) clean

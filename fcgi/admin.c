@@ -11,6 +11,7 @@
 #include "db.h"
 #include "jsonutil.h"
 #include "quota.h"
+#include "quota_lease.h"
 #include "request.h"
 #include "worker.h"
 
@@ -123,6 +124,7 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
         int n = snprintf(body, sizeof(body), "{\"ok\":true,\"limit_id\":%s}\n",
                          PQgetvalue(res, 0, 0));
 
+        ql_invalidate();          /* this host at once; others: NOTIFY */
         r->ev.http_status = 200;
         req_send_json(r, 200, body, (size_t)n, "");
     }

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "circuit.h"
 #include "failover.h"
+#include "quota.h"
 #include "reload.h"
 #include "request.h"
 #include "trace.h"
@@ -438,6 +439,7 @@ int main(int argc, char **argv)
     log_info(NULL, "signal %d: draining %d in-flight requests", sig,
              atomic_load(&active));
     drain();
+    quota_stop();             /* unused quota leases back to PostgreSQL */
     ledger_stop();
     trace_stop();
     log_info(NULL, "aigw-fcgi %d stopped", (int)getpid());

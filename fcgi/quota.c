@@ -15,7 +15,10 @@
 #include "log.h"
 #include "plan.h"
 #include "prices.h"
+#include "quota_global.h"
 #include "quota_headers.h"
+#include "quota_lease.h"
+#include "quota_units.h"
 #include "quota_webhook.h"
 #include "quotacfg.h"
 #include "ratelimit.h"
@@ -37,17 +40,12 @@ struct quota_take {
 struct quota_req {
     char request_id[37];
     int pg;                      /* a PostgreSQL reservation to settle */
+    int lease;                   /* reservations on host leases */
     int64_t est_in, est_out;
     char model[129];             /* the requested model (usd, weights) */
     size_t n;
     struct quota_take t[QUOTA_MAX_LOCAL];
     char headers[1024];
-};
-
-/* The limit a refused request hit. */
-struct quota_hit {
-    char kind[64], subject[160], unit[16], period[8];
-    int64_t limit, used, need, reset_at;
 };
 
 quota_threshold_fn quota_threshold_hook;
@@ -64,7 +62,9 @@ static void init_once(void)
     char path[4096];
 
     clock_file = getenv("AIGW_TEST_CLOCK_FILE");
-    if (q->n_limits == 0)
+    if (q->enabled && q->leases)
+        qg_init(gcfg);
+    if (q->n_limits == q->n_global)
         return;
     if (q->shm_path != NULL)
         snprintf(path, sizeof(path), "%s", q->shm_path);
@@ -97,6 +97,13 @@ int64_t quota_now_s(void)
     }
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec;
+}
+
+static int64_t period_s(const char *p);
+
+int64_t quota_period_s(const char *period)
+{
+    return period_s(period);
 }
 
 static int64_t period_s(const char *p)
@@ -153,8 +160,8 @@ static int local_admit(const struct quota_settings *q, const char *vals[QD_N],
         uint32_t win;
         int rc;
 
-        if (!local_matches(l, vals, plan))
-            continue;
+        if (l->global || !local_matches(l, vals, plan))
+            continue;             /* global: PostgreSQL leases */
         key = local_key(l, vals);
         rc = rl_take(key, now, l->window_s, l->limit, amt, &used, &win);
         qh_note(hs, l->unit == QU_REQUESTS, l->limit, l->limit - used,
@@ -346,6 +353,7 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     ensure_init(r->w->cfg);
     memset(qr.request_id, 0, sizeof(qr.request_id));
     qr.pg = 0;
+    qr.lease = 0;
     qr.n = 0;
     if (!q->enabled && q->n_limits == 0)
         return 0;
@@ -359,7 +367,10 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
         refuse(r, &hit, &hs, now);
         return -1;
     }
-    rc = q->enabled ? pg_admit(r, vals, now, &hs, &hit) : 0;
+    qr.lease = q->enabled && q->leases && ql_ready();
+    rc = !q->enabled ? 0 : qr.lease   /* no lease table: per request */
+       ? qg_admit(r, vals, qr.est_in, qr.est_out, now, &hs, &hit)
+       : pg_admit(r, vals, now, &hs, &hit);
     if (rc == -1 || (rc == -2 && !q->fail_open)) {
         local_undo();
         if (rc == -1) {
@@ -532,9 +543,17 @@ void quota_settle(struct request *r)
                       qr.t[i].amount);
     if (qr.pg)
         pg_settle(r, in, out, called ? 1 : 0);
+    if (qr.lease)
+        qg_settle(in, cached, out, called ? 1 : 0);
     qr.request_id[0] = '\0';
     qr.n = 0;
     qr.pg = 0;
+    qr.lease = 0;
+}
+
+void quota_stop(void)
+{
+    ql_release_all();
 }
 
 /* --- GET /v1/usage ---------------------------------------------------- */
@@ -585,8 +604,8 @@ static void usage_local(struct request *r, struct buf *b, int *first,
         const struct quota_local *l = &q->limits[i];
         int64_t used;
 
-        if (l->match[QD_MODEL] != NULL || (l->per & (1u << QD_MODEL)) ||
-            !local_matches(l, vals, plan))
+        if (l->global || l->match[QD_MODEL] != NULL ||
+            (l->per & (1u << QD_MODEL)) || !local_matches(l, vals, plan))
             continue;             /* per-model limits: see the headers */
         used = rl_peek(local_key(l, vals), now, l->window_s);
         add_entry(b, first, "local", "local", l->name, "*",
@@ -644,6 +663,8 @@ void quota_usage_handle(struct request *r)
     buf_add_json_str(&b, r->ev.group_id, strlen(r->ev.group_id));
     buf_adds(&b, ",\"limits\":[");
     usage_local(r, &b, &first, now);
+    if (r->w->cfg->quotas->enabled && ql_ready())
+        ql_push_all(&r->w->db);   /* balances up to date, not batched */
     if (r->w->cfg->quotas->enabled && usage_global(r, &b, &first, now) < 0) {
         buf_release(&b);
         req_error(r, 503, "server_error", "quota_unavailable",

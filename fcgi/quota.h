@@ -40,6 +40,9 @@ int quota_degrade(struct request *r, const char *model,
 /* Settles the request's reservation from r->ev; a no-op when nothing was
  * reserved. */
 void quota_settle(struct request *r);
+/* Shutdown: pushes consumed usage and gives back this host's unused
+ * quota leases (quota_lease.h). */
+void quota_stop(void);
 /* GET /v1/usage: the caller's limits, used, remaining, reset times. */
 void quota_usage_handle(struct request *r);
 /* Now in unix seconds: the wall clock, or the test clock when the

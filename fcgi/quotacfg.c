@@ -12,6 +12,7 @@
 
 static const char *const dims[QD_N] = { "api_key", "user", "group", "model",
                                         "route" };
+
 static int dim_of(const char *s)
 {
     for (int i = 0; i < QD_N; i++)
@@ -99,12 +100,37 @@ static int load_degrade(json_object *o, struct quota_local *l, size_t i,
     return 0;
 }
 
+/* A global limit becomes one quota_limits row: at most one subject
+ * dimension (api_key, user, group or route; "per" it for each one
+ * separately, or "match" one value) and optionally one model. */
+static int check_global(const struct quota_local *l, size_t i, char *err,
+                        size_t errsz)
+{
+    int subj = 0;
+
+    if (l->per & (1u << QD_MODEL))
+        return fail(err, errsz, i, "a global limit cannot be per model "
+                    "(match one model instead)");
+    for (int d = 0; d < QD_N; d++)
+        if (d != QD_MODEL && ((l->per & (1u << d)) || l->match[d] != NULL))
+            subj++;
+    for (int d = 0; d < QD_N; d++)
+        if ((l->per & (1u << d)) && l->match[d] != NULL)
+            subj++;
+    if (subj > 1)
+        return fail(err, errsz, i, "a global limit has at most one of "
+                    "api_key, user, group, route in per or match");
+    return 0;
+}
+
 static int load_limit(json_object *o, struct quota_local *l, size_t i,
                       char *err, size_t errsz)
 {
     const char *name = NULL, *unit = "requests", *win = "minute";
     json_object *v;
     int u = -1;
+    static const char *const periods[] = { "minute", "hour", "day", "week",
+                                           "month" };
 
     if (!json_object_is_type(o, json_type_object))
         return fail(err, errsz, i, "must be an object");
@@ -114,10 +140,26 @@ static int load_limit(json_object *o, struct quota_local *l, size_t i,
         unit = json_object_get_string(v);
     if (json_object_object_get_ex(o, "window", &v))
         win = json_object_get_string(v);
-    if (json_object_object_get_ex(o, "scope", &v) &&
-        strcmp(json_object_get_string(v), "local") != 0)
-        return fail(err, errsz, i, "scope must be \"local\" (global limits "
-                    "live in PostgreSQL: aigw-admin quota set)");
+    if (json_object_object_get_ex(o, "scope", &v)) {
+        const char *sc = json_object_get_string(v);
+
+        if (strcmp(sc, "global") == 0)
+            l->global = 1;
+        else if (strcmp(sc, "local") != 0)
+            return fail(err, errsz, i, "scope must be \"local\" or "
+                        "\"global\"");
+    }
+    if (l->global) {
+        for (size_t k = 0; k < sizeof(periods) / sizeof(*periods); k++)
+            if (strcmp(win, periods[k]) == 0)
+                l->period = xstrdup(win);
+        if (l->period == NULL)
+            return fail(err, errsz, i, "a global limit's window must be "
+                        "minute, hour, day, week or month");
+        l->time_zone = xstrdup(json_object_object_get_ex(o, "time_zone", &v)
+                               ? json_object_get_string(v) : "UTC");
+        win = "hour";             /* the local window below is unused */
+    }
     if ((u = quota_unit_of(unit)) < 0)
         return fail(err, errsz, i, "unit must be requests, input_tokens, "
                     "output_tokens, total_tokens, weighted_tokens or usd");
@@ -143,9 +185,15 @@ static int load_limit(json_object *o, struct quota_local *l, size_t i,
     l->seed = rl_hash(RL_HASH_INIT, l->name);
     if (l->plan != NULL)          /* plans' counters apart from the rest */
         l->seed = rl_hash(rl_hash(l->seed, "\x01plan"), l->plan);
-    if (load_degrade(o, l, i, err, errsz) < 0)
+    if (load_degrade(o, l, i, err, errsz) < 0 ||
+        load_per(o, l, i, err, errsz) < 0)
         return -1;
-    return load_per(o, l, i, err, errsz);
+    if (l->global && l->plan != NULL)
+        return fail(err, errsz, i, "a plan's limits are local (global "
+                    "limits go in quotas.limits)");
+    if (l->global && l->degrade_pct != 0)
+        return fail(err, errsz, i, "degrade applies to local limits only");
+    return l->global ? check_global(l, i, err, errsz) : 0;
 }
 
 static int opt_long(json_object *q, const char *key, long min, long max,
@@ -184,8 +232,26 @@ static int load_settings(struct quota_settings *s, json_object *q,
                  &s->default_max_tokens, err, errsz) < 0 ||
         opt_long(q, "reservation_ttl_s", 10, 86400, &s->reservation_ttl_s,
                  err, errsz) < 0 ||
-        config_opt_str(q, "shm_path", &s->shm_path, err, errsz) < 0)
+        config_opt_str(q, "shm_path", &s->shm_path, err, errsz) < 0 ||
+        opt_long(q, "lease_min", 1, 1000000000, &s->lease_min, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_max", 1, 1000000000, &s->lease_max, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_divisor", 1, 1000, &s->lease_divisor, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_ttl_s", 5, 86400, &s->lease_ttl_s, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_flush_ms", 10, 60000, &s->lease_flush_ms, err,
+                 errsz) < 0 ||
+        opt_long(q, "lease_idle_ms", 100, 3600000, &s->lease_idle_ms, err,
+                 errsz) < 0)
         return -1;
+    if (json_object_object_get_ex(q, "leases", &v))
+        s->leases = json_object_get_boolean(v);
+    if (s->lease_min > s->lease_max) {
+        snprintf(err, errsz, "quotas.lease_min must not exceed lease_max");
+        return -1;
+    }
     return 0;
 }
 
@@ -336,6 +402,13 @@ int quotacfg_load(struct config *cfg, json_object *root, char *err,
     s->default_max_tokens = 4096;
     s->reservation_ttl_s = 900;
     s->threshold_webhook_timeout_ms = 2000;
+    s->leases = 1;
+    s->lease_min = 10000;
+    s->lease_max = 1000000;
+    s->lease_divisor = 8;
+    s->lease_ttl_s = 60;
+    s->lease_flush_ms = 100;
+    s->lease_idle_ms = 2000;
     s->weights.input_milli = s->weights.cached_milli = 1000;
     s->weights.output_milli = 1000;
     snprintf(where, sizeof(where), "quotas");
@@ -343,7 +416,15 @@ int quotacfg_load(struct config *cfg, json_object *root, char *err,
     if (json_object_object_get_ex(root, "quotas", &q) &&
         load_section(s, q, err, errsz) < 0)
         return -1;
-    return load_plans(s, root, err, errsz);
+    if (load_plans(s, root, err, errsz) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n_limits; i++)
+        s->n_global += s->limits[i].global != 0;
+    if (s->n_global > 0 && !s->enabled) {
+        snprintf(err, errsz, "quotas: global limits need quotas.enabled");
+        return -1;
+    }
+    return 0;
 }
 
 void quotacfg_free(struct quota_settings *q)
@@ -354,6 +435,8 @@ void quotacfg_free(struct quota_settings *q)
         free(q->limits[i].name);
         free(q->limits[i].plan);
         free(q->limits[i].degrade_model);
+        free(q->limits[i].period);
+        free(q->limits[i].time_zone);
         for (int d = 0; d < QD_N; d++)
             free(q->limits[i].match[d]);
     }

@@ -33,6 +33,11 @@ struct quota_local {
     int degrade_pct;
     char *degrade_model;
     long degrade_max_tokens;
+    /* "scope": "global": enforced through PostgreSQL leases (synced into
+     * quota_limits as source 'config:<name>'), not shared memory */
+    int global;
+    char *period;                /* global: minute .. month */
+    char *time_zone;             /* global: calendar of the periods */
 };
 
 struct plan;
@@ -56,6 +61,17 @@ struct quota_settings {
     long default_max_tokens;     /* completion estimate without max_tokens */
     long reservation_ttl_s;      /* a crashed worker's reservation expires */
     char *shm_path;              /* NULL: <spool_dir>/ratelimit.shm */
+    /* global quotas as host leases (quota_lease.h); 0: one PostgreSQL
+     * round trip per request and per settlement */
+    int leases;
+    long lease_min;              /* the chunk a host asks for at least */
+    long lease_max;              /* and at most (it asks for about one
+                                    second of its consumption) */
+    long lease_divisor;          /* a chunk is at most free / this */
+    long lease_ttl_s;            /* a dead host's lease is reclaimed */
+    long lease_flush_ms;         /* consumed usage pushed this often */
+    long lease_idle_ms;          /* an unused lease is given back */
+    size_t n_global;             /* limits[] with global set */
     struct quota_local *limits;  /* quotas.limits, then the plans' */
     size_t n_limits;
     struct quota_weights weights;
