@@ -22,7 +22,7 @@
 #include "usage.h"
 
 #define MAGIC 0x6169677767776d31ull     /* "aigwgwm1" */
-#define VERSION 2
+#define VERSION 3
 #define NPROCS 256
 #define NVAL 18                          /* 16 buckets, count, sum */
 #define V_COUNT 16
@@ -34,7 +34,7 @@
 enum family {
     F_REQUESTS, F_TOKENS, F_TOKEN_USAGE, F_DURATION, F_TTFT, F_COST,
     F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, F_FAILOVERS, F_REJECTIONS,
-    F_QUOTA, NFAM
+    F_QUOTA, F_EJECTIONS, NFAM
 };
 
 /* K_QUOTA: a pair of gauges (v[Q_USED], v[Q_LIMIT]) per label set, set
@@ -105,6 +105,10 @@ static const struct family_def fams[NFAM] = {
     [F_QUOTA] = { "aigw_quota",
         "Quota balances as of the last settled request.", K_QUOTA, S_INT, 0,
         NULL },
+    [F_EJECTIONS] = { "aigw_backend_ejections_total",
+        "Backends taken out of rotation by the circuit breaker, by backend "
+        "and reason (consecutive_failures, error_rate).", K_COUNTER, S_INT,
+        0, NULL },
 };
 
 enum { ST_EMPTY, ST_CLAIMING, ST_READY };
@@ -600,6 +604,18 @@ void metrics_quota(const char *subject_kind, const char *subject,
                           memory_order_relaxed);
     atomic_store_explicit(&s->v[Q_LIMIT], (uint64_t)limit,
                           memory_order_relaxed);
+}
+
+void metrics_ejection(const char *backend, int by_rate)
+{
+    struct lset l;
+
+    if (shm == NULL)
+        return;
+    l.n = 0;
+    label(&l, "backend", backend);
+    label(&l, "reason", by_rate ? "error_rate" : "consecutive_failures");
+    count(F_EJECTIONS, &l, 1);
 }
 
 void metrics_ledger_state(size_t queued, int spooling, int failing)

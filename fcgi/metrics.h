@@ -36,6 +36,9 @@ void metrics_quota(const char *subject_kind, const char *subject,
 void metrics_ledger_state(size_t queued, int spooling, int failing);
 /* n usage events went to the spool instead of PostgreSQL. */
 void metrics_ledger_spooled(size_t n);
+/* A backend ejected by the circuit breaker (by its error rate, or by
+ * consecutive failures). */
+void metrics_ejection(const char *backend, int by_rate);
 /* Appends the Prometheus text exposition of the host's metrics. */
 void metrics_render(struct buf *out);
 /* 1 when the segment is mapped. */

@@ -17,6 +17,7 @@
 #include "jscan.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "plan.h"
 #include "rbac.h"
 #include "providers/oai.h"
@@ -414,11 +415,13 @@ static void judge(const struct config *cfg, const struct backend *be,
     bad = res->fail == UP_CONNECT || res->fail == UP_TIMEOUT ||
           res->fail == UP_BROKEN ||
           (res->fail == UP_OK && res->status >= 500);
-    if (circuit_result(be->name, !bad, failover_circuit(cfg, be), &ej) > 0)
+    if (circuit_result(be->name, !bad, failover_circuit(cfg, be), &ej) > 0) {
         log_warn(req_id, "circuit: backend %s ejected for %ld ms "
                  "(ejection %d in a row; %s %d of %d)", be->name, ej.ms,
                  ej.count, ej.by_rate ? "error rate: failed" :
                  "consecutive failures:", ej.fails, ej.total);
+        metrics_ejection(be->name, ej.by_rate);
+    }
     if (res->status == 429 || res->status == 503) {
         ra = failover_retry_after_ms(cfg->routing, res->retry_after,
                                      (long)time(NULL));

@@ -131,4 +131,10 @@ like "er: the second ejection is logged" "$(grep 'circuit: backend er-flaky ejec
 sleep 1.5
 read -r st _ < <(rpost $ER "$(chat mock-gpt probe2)"); is "er: probed back in" "$st" 200
 read -r st _ < <(rpost $ER "$(chat mock-gpt after)"); is "er: closed again" "$st" 200
+# ejections are counted host-wide, by reason
+curl -s "$GW/metrics" >"$TMP/m"
+ej() { grep -F "aigw_backend_ejections_total{backend=\"$1\",reason=\"$2\"} " "$TMP/m" | awk '{print $NF}'; }
+check "metrics: er-flaky ejected by error rate ($(ej er-flaky error_rate))" test "$(ej er-flaky error_rate)" -ge 1
+check "metrics: cb-flaky ejected by consecutive failures ($(ej cb-flaky consecutive_failures))" \
+    test "$(ej cb-flaky consecutive_failures)" -ge 2
 done_testing
