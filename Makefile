@@ -35,7 +35,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 BINS = fcgi/aigw-fcgi report/aigw-admin report/aigw-report \
        tests/mock/mock-provider
 
-.PHONY: all deps run stop test unit integration bench asan migrate install \
+.PHONY: all deps run stop test unit integration bench bench-report asan \
+        migrate install \
         clean distclean
 all: $(BINS)
 
@@ -100,6 +101,10 @@ integration: all
 
 bench: deps all
 	@bash tests/bench.sh
+
+# Chargeback reports over ~10M synthetic events (slow; not part of test).
+bench-report: deps all
+	@bash tests/bench/report-bench.sh
 
 asan:
 	$(MAKE) clean

@@ -14,8 +14,13 @@ struct spend_dim {
     const char *expr;       /* grouped expression */
     const char *select;     /* output expression (text) over expr */
     const char *order;      /* sort expression */
-    int detail;             /* needs the hourly rollup's api_key/user */
+    int grain;              /* the coarsest rollup that has it */
 };
+
+/* aigw_usage_rollup_between()'s p_grain: the group rollups by month and
+ * by day lack api_key and user; the monthly one lacks days. */
+enum { GRAIN_MONTH, GRAIN_DAY, GRAIN_HOUR };
+static const char *const grain_names[] = {"month", "day", "hour"};
 
 #define DAY_EXPR "to_char(u.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 #define MONTH_EXPR "to_char(u.bucket AT TIME ZONE 'UTC', 'YYYY-MM')"
@@ -23,25 +28,31 @@ struct spend_dim {
 
 static const struct spend_dim spend_dims[] = {
     {"api_key", "api_key_id", "u.api_key_id", "u.api_key_id::text",
-     "u.api_key_id", 1},
-    {"user", "user_id", "u.user_id", "u.user_id", C_ORDER("u.user_id"), 1},
+     "u.api_key_id", GRAIN_HOUR},
+    {"user", "user_id", "u.user_id", "u.user_id", C_ORDER("u.user_id"),
+     GRAIN_HOUR},
     {"group", "group_id", "u.group_id", "u.group_id", C_ORDER("u.group_id"),
-     0},
-    {"model", "model", "u.model", "u.model", C_ORDER("u.model"), 0},
+     GRAIN_MONTH},
+    {"model", "model", "u.model", "u.model", C_ORDER("u.model"),
+     GRAIN_MONTH},
     {"provider", "provider", "u.provider", "u.provider",
-     C_ORDER("u.provider"), 0},
-    {"route", "route", "u.route", "u.route", C_ORDER("u.route"), 0},
-    {"day", "day", DAY_EXPR, DAY_EXPR, C_ORDER(DAY_EXPR), 0},
-    {"month", "month", MONTH_EXPR, MONTH_EXPR, C_ORDER(MONTH_EXPR), 0},
+     C_ORDER("u.provider"), GRAIN_MONTH},
+    {"route", "route", "u.route", "u.route", C_ORDER("u.route"),
+     GRAIN_MONTH},
+    {"day", "day", DAY_EXPR, DAY_EXPR, C_ORDER(DAY_EXPR), GRAIN_DAY},
+    {"month", "month", MONTH_EXPR, MONTH_EXPR, C_ORDER(MONTH_EXPR),
+     GRAIN_MONTH},
 };
 #define NDIMS (sizeof(spend_dims) / sizeof(spend_dims[0]))
 
 /* The key's owner, shown beside api_key_id unless --by names the user or
  * group itself (which then come from the ledger rows). */
 static const struct spend_dim key_user = {
-    "", "user_id", "k.user_id", "k.user_id", C_ORDER("k.user_id"), 1};
+    "", "user_id", "k.user_id", "k.user_id", C_ORDER("k.user_id"),
+    GRAIN_HOUR};
 static const struct spend_dim key_group = {
-    "", "group_id", "k.group_id", "k.group_id", C_ORDER("k.group_id"), 1};
+    "", "group_id", "k.group_id", "k.group_id", C_ORDER("k.group_id"),
+    GRAIN_HOUR};
 
 /* Exact sums: tokens as integers, cost_usd the pico-USD sum rounded half
  * away from zero to 6 decimals in numeric arithmetic, never a double. */
@@ -131,7 +142,7 @@ static void build_sql(struct buf *b, const struct spend_dim **keys, int n,
     for (int i = 0; i < n; i++)
         buf_addf(b, ", %s", keys[i]->select);
     buf_adds(b, ", " SPEND_AGG "FROM aigw_usage_rollup_between("
-                "$1::timestamptz, $2::timestamptz, $3::boolean) u ");
+                "$1::timestamptz, $2::timestamptz, $3) u ");
     if (join_keys)
         buf_adds(b, "LEFT JOIN api_keys k ON k.id = u.api_key_id ");
     buf_adds(b, "GROUP BY GROUPING SETS ((");
@@ -174,19 +185,20 @@ int spend_run(struct pg_conn *c, const struct spend_by *by, const char *from,
     struct out_col cols[OUT_MAX_COLS];
     struct buf sql = BUF_INIT(16384);
     struct spend_ctx s = {NULL, key_dims(by, keys)};
-    int detail = 0, st;
+    int grain = GRAIN_MONTH, st;
     const char *params[3];
 
     for (int i = 0; i < s.nkeys; i++) {
         cols[i].name = keys[i]->column;
         cols[i].type = OUT_TEXT;
-        detail |= keys[i]->detail;
+        if (keys[i]->grain > grain)
+            grain = keys[i]->grain;
     }
     memcpy(cols + s.nkeys, value_cols, sizeof(value_cols));
     build_sql(&sql, keys, s.nkeys, has_dim(by, "api_key"));
     params[0] = from;
     params[1] = to;
-    params[2] = detail ? "true" : "false";
+    params[2] = grain_names[grain];
     s.o = out_new(fmt, fp, cols, (size_t)(s.nkeys + NVALUES));
     out_set_null(s.o, "(none)");
     st = out_begin(s.o) < 0 ? -2 : 0;

@@ -1,13 +1,13 @@
 -- Chargeback at scale, second step (issue 6): an hourly rollup over every
--- report dimension, a daily rollup by group and model for the month reports
--- finance asks for, and one function that reads rollups plus the live tail
+-- report dimension, daily and monthly rollups by group and model for the
+-- month reports finance asks for, and one function that reads rollups plus the live tail
 -- in a single query. Supersedes 0005's daily rollup (left in place, no
 -- longer maintained: aigw_rollup_usage() now runs the new rollup, and
 -- 0005's views and aigw_usage_between() now read the new tables).
 --
 -- As in 0005, rows are rolled by their inserting transaction (ins_xid), not
 -- by ts: a rollup run takes the xmin of its snapshot as the new watermark;
--- every row with ins_xid below it is in both rollups, every row at or above
+-- every row with ins_xid below it is in the rollups, every row at or above
 -- it is the tail. Late rows (spool replays with old timestamps) land in the
 -- tail, then in their old hour at the next run, so reports stay exact.
 -- Forward-only: never edit after merge.
@@ -34,8 +34,8 @@ CREATE TABLE usage_rollup_hourly (
 );
 
 -- The same events without api_key and user, one row per UTC day: small
--- (groups x models x providers x routes per day), so a month by group or
--- by group and model reads a few thousand rows whatever the traffic.
+-- (groups x models x providers x routes per day) whatever the traffic.
+-- Serves reports by day, and the partial months of a period.
 CREATE TABLE usage_rollup_daily_group (
     day                 date NOT NULL,          -- UTC day of ts
     group_id            text,
@@ -52,7 +52,25 @@ CREATE TABLE usage_rollup_daily_group (
     UNIQUE NULLS NOT DISTINCT (day, group_id, model, provider, route)
 );
 
--- One row: ledger rows with ins_xid < rolled_xid are in both rollups.
+-- The same by UTC month: a month report by group (and model, provider,
+-- route) reads a few thousand rows, however many events the month holds.
+CREATE TABLE usage_rollup_monthly_group (
+    month               date NOT NULL,          -- first day, UTC
+    group_id            text,
+    model               text,
+    provider            text,
+    route               text,
+    requests            bigint NOT NULL,
+    prompt_tokens       bigint NOT NULL,
+    completion_tokens   bigint NOT NULL,
+    total_tokens        bigint NOT NULL,
+    cached_tokens       bigint NOT NULL,
+    cost_pusd           numeric NOT NULL,
+    unpriced_requests   bigint NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (month, group_id, model, provider, route)
+);
+
+-- One row: ledger rows with ins_xid < rolled_xid are in all three rollups.
 CREATE TABLE usage_rollup_watermark (
     id          boolean PRIMARY KEY DEFAULT true CHECK (id),
     rolled_xid  xid8 NOT NULL DEFAULT '0',
@@ -61,12 +79,13 @@ CREATE TABLE usage_rollup_watermark (
 );
 INSERT INTO usage_rollup_watermark DEFAULT VALUES;
 
--- Folds the rows committed since the last run into both rollups, in one
+-- Folds the rows committed since the last run into the rollups, in one
 -- scan of the new rows (through the ins_xid index). Idempotent; concurrent
 -- runs serialize on the watermark row, and the later one folds only what
 -- the earlier left. Returns the number of ledger rows folded.
+-- work_mem: a first run over a large ledger aggregates millions of rows.
 CREATE FUNCTION aigw_rollup_hourly()
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SET work_mem = '64MB' AS $$
 DECLARE
     lo xid8;
     hi xid8;
@@ -125,6 +144,25 @@ BEGIN
             cost_pusd = r.cost_pusd + excluded.cost_pusd,
             unpriced_requests = r.unpriced_requests
                                 + excluded.unpriced_requests
+        RETURNING 1),
+    monthly AS (
+        INSERT INTO usage_rollup_monthly_group AS r
+        SELECT date_trunc('month', hour AT TIME ZONE 'UTC')::date, group_id,
+               model, provider, route, sum(requests)::bigint,
+               sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint,
+               sum(total_tokens)::bigint, sum(cached_tokens)::bigint,
+               sum(cost_pusd), sum(unpriced)::bigint
+        FROM agg GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (month, group_id, model, provider, route) DO UPDATE SET
+            requests = r.requests + excluded.requests,
+            prompt_tokens = r.prompt_tokens + excluded.prompt_tokens,
+            completion_tokens = r.completion_tokens
+                                + excluded.completion_tokens,
+            total_tokens = r.total_tokens + excluded.total_tokens,
+            cached_tokens = r.cached_tokens + excluded.cached_tokens,
+            cost_pusd = r.cost_pusd + excluded.cost_pusd,
+            unpriced_requests = r.unpriced_requests
+                                + excluded.unpriced_requests
         RETURNING 1)
     SELECT coalesce(sum(requests), 0) INTO n FROM agg;
     UPDATE usage_rollup_watermark
@@ -141,18 +179,20 @@ $$;
 -- The usage of [p_from, p_to), exact, from the cheapest source for each
 -- part of the period, aggregated inside the function (one row per bucket
 -- and dimension values, never one per event):
---   whole UTC days   usage_rollup_daily_group (api_key_id, user_id NULL),
---                    unless p_detail
---   whole UTC hours  usage_rollup_hourly (all hours when p_detail)
---   the tail         ledger rows at or above the watermark in those hours
---   partial hours    ledger rows at either end of the period
--- bucket is the start of the row's UTC day (daily rows) or hour. Callers
--- that group by api_key or user pass p_detail = true. PL/pgSQL, so that
--- the bounds and watermark are known values when the scans are planned
--- (partition pruning, index choice); STABLE, so the watermark, rollups and
--- tail are read in one snapshot, consistent even while a rollup commits.
+--   whole UTC months  usage_rollup_monthly_group    (p_grain 'month')
+--   whole UTC days    usage_rollup_daily_group      (p_grain 'day', 'month')
+--   whole UTC hours   usage_rollup_hourly           (any p_grain)
+--   the tail          ledger rows at or above the watermark in those hours
+--   partial hours     ledger rows at either end of the period
+-- The group rollups have no api_key_id or user_id (NULL): callers that
+-- group by api_key or user pass p_grain 'hour', callers that group by day
+-- pass 'day'. bucket is the start of the row's UTC month, day or hour.
+-- PL/pgSQL, so that the bounds and watermark are known values when the
+-- scans are planned (partition pruning, index choice); STABLE, so the
+-- watermark, rollups and tail are read in one snapshot, consistent even
+-- while a rollup commits.
 CREATE FUNCTION aigw_usage_rollup_between(p_from timestamptz,
-                                          p_to timestamptz, p_detail boolean)
+                                          p_to timestamptz, p_grain text)
 RETURNS TABLE (bucket timestamptz, api_key_id uuid, user_id text,
                group_id text, model text, provider text, route text,
                requests bigint, prompt_tokens bigint,
@@ -163,31 +203,56 @@ LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 DECLARE
     w xid8;
-    -- hlo: first whole hour at or after p_from; hhi: end of the last one
+    -- [hlo, hhi): the whole hours inside the period
     hlo timestamptz := CASE WHEN p_from = date_trunc('hour', p_from, 'UTC')
                             THEN p_from
                             ELSE date_trunc('hour', p_from, 'UTC')
                                  + interval '1 hour' END;
     hhi timestamptz := greatest(hlo, date_trunc('hour', p_to, 'UTC'));
-    dlo timestamptz;
-    dhi timestamptz;
+    dlo timestamptz := hhi;     -- [dlo, dhi): whole days inside [hlo, hhi)
+    dhi timestamptz := hhi;
+    mlo timestamptz;            -- [mlo, mhi): whole months inside those
+    mhi timestamptz;
 BEGIN
-    -- whole days [dlo, dhi) inside [hlo, hhi); empty when p_detail
-    dlo := CASE WHEN hlo = date_trunc('day', hlo, 'UTC') THEN hlo
-                ELSE date_trunc('day', hlo, 'UTC') + interval '1 day' END;
-    IF p_detail OR dlo >= hhi THEN
-        dlo := hhi;
+    IF p_grain NOT IN ('hour', 'day', 'month') THEN
+        RAISE EXCEPTION 'aigw_usage_rollup_between: p_grain must be hour, '
+                        'day or month, not %', p_grain;
     END IF;
-    dhi := greatest(dlo, date_trunc('day', hhi, 'UTC'));
+    IF p_grain <> 'hour' THEN
+        dlo := least(hhi, CASE WHEN hlo = date_trunc('day', hlo, 'UTC')
+                               THEN hlo
+                               ELSE date_trunc('day', hlo, 'UTC')
+                                    + interval '1 day' END);
+        dhi := greatest(dlo, date_trunc('day', hhi, 'UTC'));
+    END IF;
+    mlo := dhi;
+    mhi := dhi;
+    IF p_grain = 'month' THEN
+        mlo := least(dhi, CASE WHEN dlo = date_trunc('month', dlo, 'UTC')
+                               THEN dlo
+                               ELSE date_trunc('month', dlo, 'UTC')
+                                    + interval '1 month' END);
+        mhi := greatest(mlo, date_trunc('month', dhi, 'UTC'));
+    END IF;
     SELECT s.rolled_xid INTO w FROM usage_rollup_watermark s;
     RETURN QUERY
+    SELECT (m.month::timestamp AT TIME ZONE 'UTC'), NULL::uuid, NULL::text,
+           m.group_id, m.model, m.provider, m.route, m.requests,
+           m.prompt_tokens, m.completion_tokens, m.total_tokens,
+           m.cached_tokens, m.cost_pusd, m.unpriced_requests
+    FROM usage_rollup_monthly_group m
+    WHERE m.month >= (mlo AT TIME ZONE 'UTC')::date
+      AND m.month < (mhi AT TIME ZONE 'UTC')::date
+    UNION ALL
     SELECT (d.day::timestamp AT TIME ZONE 'UTC'), NULL::uuid, NULL::text,
            d.group_id, d.model, d.provider, d.route, d.requests,
            d.prompt_tokens, d.completion_tokens, d.total_tokens,
            d.cached_tokens, d.cost_pusd, d.unpriced_requests
     FROM usage_rollup_daily_group d
-    WHERE d.day >= (dlo AT TIME ZONE 'UTC')::date
-      AND d.day < (dhi AT TIME ZONE 'UTC')::date
+    WHERE (d.day >= (dlo AT TIME ZONE 'UTC')::date
+           AND d.day < (mlo AT TIME ZONE 'UTC')::date)
+       OR (d.day >= (mhi AT TIME ZONE 'UTC')::date
+           AND d.day < (dhi AT TIME ZONE 'UTC')::date)
     UNION ALL
     SELECT h.hour, h.api_key_id, h.user_id, h.group_id, h.model, h.provider,
            h.route, h.requests, h.prompt_tokens, h.completion_tokens,
@@ -227,7 +292,7 @@ LANGUAGE sql STABLE AS $$
            sum(u.prompt_tokens), sum(u.completion_tokens),
            sum(u.total_tokens), sum(u.cached_tokens), sum(u.cost_pusd),
            sum(u.unpriced_requests)::bigint
-    FROM aigw_usage_rollup_between(p_from, p_to, true) u
+    FROM aigw_usage_rollup_between(p_from, p_to, 'hour') u
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
 $$;
 
@@ -284,20 +349,33 @@ SELECT (hour AT TIME ZONE 'UTC')::date, group_id, model, provider, route,
        cached_tokens, cost_pusd, unpriced_requests
 FROM usage_tail_hourly;
 
--- Spend by group and month (0005's view, same columns, now from the small
--- daily rollup).
+-- Exact monthly usage by group, model, provider and route: the monthly
+-- rollup plus the tail.
+CREATE VIEW usage_monthly_group AS
+SELECT month, group_id, model, provider, route, requests, prompt_tokens,
+       completion_tokens, total_tokens, cached_tokens, cost_pusd,
+       unpriced_requests
+FROM usage_rollup_monthly_group
+UNION ALL
+SELECT date_trunc('month', hour AT TIME ZONE 'UTC')::date, group_id, model,
+       provider, route, requests, prompt_tokens, completion_tokens,
+       total_tokens, cached_tokens, cost_pusd, unpriced_requests
+FROM usage_tail_hourly;
+
+-- Spend by group and month (0005's view, same columns, now from the
+-- monthly rollup).
 CREATE OR REPLACE VIEW chargeback_group_month AS
-SELECT date_trunc('month', day)::date AS month, group_id,
+SELECT month, group_id,
        sum(requests) AS requests, sum(prompt_tokens) AS prompt_tokens,
        sum(completion_tokens) AS completion_tokens,
        sum(total_tokens) AS total_tokens,
        round(sum(cost_pusd) / 1e12, 6) AS cost_usd,
        sum(unpriced_requests) AS unpriced_requests
-FROM usage_daily_group GROUP BY 1, 2;
+FROM usage_monthly_group GROUP BY 1, 2;
 
 -- Spend by group, model and month.
 CREATE VIEW chargeback_group_model_month AS
-SELECT date_trunc('month', day)::date AS month, group_id, model,
+SELECT month, group_id, model,
        sum(requests)::bigint AS requests,
        sum(prompt_tokens)::bigint AS prompt_tokens,
        sum(completion_tokens)::bigint AS completion_tokens,
@@ -305,7 +383,7 @@ SELECT date_trunc('month', day)::date AS month, group_id, model,
        round(sum(cost_pusd) / 1e12, 6) AS cost_usd,
        sum(cost_pusd) AS cost_pusd,
        sum(unpriced_requests)::bigint AS unpriced_requests
-FROM usage_daily_group GROUP BY 1, 2, 3;
+FROM usage_monthly_group GROUP BY 1, 2, 3;
 
 -- Spend by group and day.
 CREATE VIEW chargeback_group_day AS
