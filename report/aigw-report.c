@@ -59,11 +59,11 @@ static const char help_rollup[] =
 static const char help_spend[] =
     "usage: " PROG " [--db CONNINFO] spend --by DIM[,DIM...]\n"
     "                   (--from DATE --to DATE | --month YYYY-MM)\n"
-    "                   [--format table|csv|json] [--no-total]\n"
+    "                   [--group G] [--format table|csv|json] [--no-total]\n"
     "\n"
-    "Sums the usage events with from <= ts < to. DATE is YYYY-MM-DD\n"
-    "(00:00 UTC) or an RFC 3339 timestamp such as 2025-01-31T12:00:00Z or\n"
-    "2025-01-31T13:00:00+01:00.\n"
+    "Sums the usage events with from <= ts < to (only group G's with\n"
+    "--group). DATE is YYYY-MM-DD (00:00 UTC) or an RFC 3339 timestamp\n"
+    "such as 2025-01-31T12:00:00Z or 2025-01-31T13:00:00+01:00.\n"
     "\n"
     "DIM, any combination in any order (e.g. --by group,model or\n"
     "--by month,group): api_key, user, group, model (the served model, else\n"
@@ -123,6 +123,7 @@ static const char help_quota[] =
 
 struct period_args {
     const char *db;
+    const char *group;          /* spend --group */
     enum out_format fmt;
     int totals;
     struct spend_by by;
@@ -180,6 +181,8 @@ static int parse_period_cmd(const char *cmd, int argc, char **argv, int i,
             continue;
         }
         if ((m = spend ? cli_opt(argc, argv, &i, "--by", &by) : 0) == 0 &&
+            (m = spend ? cli_opt(argc, argv, &i, "--group", &a->group)
+                       : 0) == 0 &&
             (m = cli_opt(argc, argv, &i, "--from", &from)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--to", &to)) == 0 &&
             (m = cli_opt(argc, argv, &i, "--format", &format)) == 0 &&
@@ -206,6 +209,8 @@ static int parse_period_cmd(const char *cmd, int argc, char **argv, int i,
         return cli_usage(cmd, "invalid --by value '%s' (expected a list of "
                          "api_key, user, group, model, provider, route, "
                          "day, month, each at most once)", bad);
+    if (a->group != NULL && !cli_text_ok(a->group, 256))
+        return cli_usage(cmd, "invalid --group value");
     if (format == NULL)
         format = spend ? "table" : "csv";
     if (out_format_parse(format, &a->fmt) < 0 ||
@@ -230,6 +235,7 @@ static int connect_db(const char *db, PGconn **c)
 static int cmd_spend(const char *db, int argc, char **argv, int i)
 {
     struct period_args a;
+    struct spend_query q;
     char err[DB_ERR_LEN];
     PGconn *c = NULL;
     int rc, errnum = 0;
@@ -241,8 +247,11 @@ static int cmd_spend(const char *db, int argc, char **argv, int i)
         return cli_help(help_spend);
     if (rc != CLI_OK || (rc = connect_db(a.db, &c)) != CLI_OK)
         goto out;
-    rc = spend_run(c, &a.by, a.from, a.to, a.fmt, a.totals, stdout, err,
-                   &errnum);
+    q.by = &a.by;
+    q.from = a.from;
+    q.to = a.to;
+    q.group = a.group;
+    rc = spend_run(c, &q, a.fmt, a.totals, stdout, err, &errnum);
     if (rc == DB_EFAIL)
         fprintf(stderr, PROG ": spend query failed: %s\n", err);
     else if (rc != 0)

@@ -133,7 +133,7 @@ static int key_dims(const struct spend_by *by,
 /* SELECT grand-total flag, keys, sums FROM the rollups and tail, grouped
  * by the keys and by nothing (the totals row, which sorts last). */
 static void build_sql(struct buf *b, const struct spend_dim **keys, int n,
-                      int join_keys)
+                      int join_keys, int filter_group)
 {
     buf_adds(b, "SELECT (GROUPING(");
     for (int i = 0; i < n; i++)
@@ -145,6 +145,8 @@ static void build_sql(struct buf *b, const struct spend_dim **keys, int n,
                 "$1::timestamptz, $2::timestamptz, $3) u ");
     if (join_keys)
         buf_adds(b, "LEFT JOIN api_keys k ON k.id = u.api_key_id ");
+    if (filter_group)
+        buf_adds(b, "WHERE u.group_id = $4 ");
     buf_adds(b, "GROUP BY GROUPING SETS ((");
     for (int i = 0; i < n; i++)
         buf_addf(b, "%s%s", i ? ", " : "", keys[i]->expr);
@@ -177,16 +179,17 @@ static int spend_row_no_total(void *arg, const PGresult *res, int row)
     return spend_row(arg, res, row);
 }
 
-int spend_run(struct pg_conn *c, const struct spend_by *by, const char *from,
-              const char *to, enum out_format fmt, int totals, FILE *fp,
-              char *err, int *errnum)
+int spend_run(struct pg_conn *c, const struct spend_query *q,
+              enum out_format fmt, int totals, FILE *fp, char *err,
+              int *errnum)
 {
+    const struct spend_by *by = q->by;
     const struct spend_dim *keys[SPEND_MAX_DIMS + 2];
     struct out_col cols[OUT_MAX_COLS];
     struct buf sql = BUF_INIT(16384);
     struct spend_ctx s = {NULL, key_dims(by, keys)};
     int grain = GRAIN_MONTH, st;
-    const char *params[3];
+    const char *params[4];
 
     for (int i = 0; i < s.nkeys; i++) {
         cols[i].name = keys[i]->column;
@@ -195,15 +198,16 @@ int spend_run(struct pg_conn *c, const struct spend_by *by, const char *from,
             grain = keys[i]->grain;
     }
     memcpy(cols + s.nkeys, value_cols, sizeof(value_cols));
-    build_sql(&sql, keys, s.nkeys, has_dim(by, "api_key"));
-    params[0] = from;
-    params[1] = to;
+    build_sql(&sql, keys, s.nkeys, has_dim(by, "api_key"), q->group != NULL);
+    params[0] = q->from;
+    params[1] = q->to;
     params[2] = grain_names[grain];
+    params[3] = q->group;
     s.o = out_new(fmt, fp, cols, (size_t)(s.nkeys + NVALUES));
     out_set_null(s.o, "(none)");
     st = out_begin(s.o) < 0 ? -2 : 0;
     if (st == 0)
-        st = db_stream(c, sql.ptr, 3, params,
+        st = db_stream(c, sql.ptr, q->group ? 4 : 3, params,
                        totals ? spend_row : spend_row_no_total, &s, err);
     if (st == DB_ESTOP || (st == 0 && out_end(s.o) < 0))
         st = -2;

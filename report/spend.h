@@ -26,11 +26,18 @@ struct spend_by {
 int spend_parse_by(const char *list, struct spend_by *by, char *bad,
                    size_t badlen);
 
-/* Runs the report for [from, to) (timestamptz literals) and writes it to
- * fp; totals: add the totals row. Returns 0, DB_EFAIL (message in err,
- * DB_ERR_LEN bytes) or -2 (a write failed; errno in *errnum). */
-int spend_run(struct pg_conn *c, const struct spend_by *by, const char *from,
-              const char *to, enum out_format fmt, int totals, FILE *fp,
-              char *err, int *errnum);
+/* What to report: [from, to) (timestamptz literals), grouped by `by`,
+ * only group_id = group when group is not NULL (all borrowed). */
+struct spend_query {
+    const struct spend_by *by;
+    const char *from, *to, *group;
+};
+
+/* Runs the report and writes it to fp; totals: add the totals row.
+ * Returns 0, DB_EFAIL (message in err, DB_ERR_LEN bytes) or -2 (a write
+ * failed; errno in *errnum). */
+int spend_run(struct pg_conn *c, const struct spend_query *q,
+              enum out_format fmt, int totals, FILE *fp, char *err,
+              int *errnum);
 
 #endif

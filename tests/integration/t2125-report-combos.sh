@@ -148,6 +148,16 @@ is "a run with nothing new folds nothing" \
 is "aigw_rollup_usage() (0005's name) runs the same rollup" \
     "$(sql "SELECT aigw_rollup_usage()")" 0
 
+# --group: one group's rows (the monthly per-group export in conf/)
+is "--group g1 --by user,model: the group's rows, row for row" \
+    "$("$REPORT" spend --by user,model --group g1 --month 2002-06 --format csv | sed '1d;$d')" \
+    "$(psql -qAtX --csv -c "SELECT user_id, coalesce(served_model, requested_model), count(*),
+        sum(prompt_tokens), sum(completion_tokens), sum(total_tokens),
+        round(coalesce(sum(cost_pusd), 0) * 0.000000000001, 6),
+        count(*) FILTER (WHERE cost_pusd IS NULL), coalesce(sum(cost_pusd), 0)
+        FROM usage_events WHERE ts >= '2002-06-01' AND ts < '2002-07-01' AND group_id = 'g1'
+        GROUP BY 1, 2 ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\"")"
+
 # the table format: columns in --by order, TOTAL last
 "$REPORT" spend --by month,group --month 2002-05 >"$TMP/t"
 like "table: month,group header" "$(head -n1 "$TMP/t")" '^month +group_id +requests +prompt_tokens'
