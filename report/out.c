@@ -119,9 +119,14 @@ static int json_row(struct out *o, const char *const *vals, int total)
 
     if (obj == NULL)
         goto out;
-    if (total && json_object_object_add(obj, "total",
-                                        json_object_new_boolean(1)) < 0)
-        goto out;
+    if (total) {
+        struct json_object *t = json_object_new_boolean(1);
+
+        if (json_object_object_add(obj, "total", t) < 0) {
+            json_object_put(t);
+            goto out;
+        }
+    }
     for (size_t i = 0; i < o->ncols; i++) {
         struct json_object *v = json_value(o->cols[i].type, vals[i]);
 

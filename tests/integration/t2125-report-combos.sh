@@ -156,7 +156,7 @@ is "--group g1 --by user,model: the group's rows, row for row" \
         round(coalesce(sum(cost_pusd), 0) * 0.000000000001, 6),
         count(*) FILTER (WHERE cost_pusd IS NULL), coalesce(sum(cost_pusd), 0)
         FROM usage_events WHERE ts >= '2002-06-01' AND ts < '2002-07-01' AND group_id = 'g1'
-        GROUP BY 1, 2 ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\"")"
+        GROUP BY 1, 2 ORDER BY user_id COLLATE \"C\", 2")"
 
 # the table format: columns in --by order, TOTAL last
 "$REPORT" spend --by month,group --month 2002-05 >"$TMP/t"
