@@ -186,7 +186,9 @@ $$;
 --   partial hours     ledger rows at either end of the period
 -- The group rollups have no api_key_id or user_id (NULL): callers that
 -- group by api_key or user pass p_grain 'hour', callers that group by day
--- pass 'day'. bucket is the start of the row's UTC month, day or hour.
+-- pass 'day'. bucket is an instant in the row's UTC p_grain period (the
+-- start of its month, day or hour); api_key_id and user_id are NULL
+-- unless p_grain is 'hour'.
 -- PL/pgSQL, so that the bounds and watermark are known values when the
 -- scans are planned (partition pruning, index choice); STABLE, so the
 -- watermark, rollups and tail are read in one snapshot, consistent even
@@ -260,21 +262,32 @@ BEGIN
     FROM usage_rollup_hourly h
     WHERE (h.hour >= hlo AND h.hour < dlo) OR (h.hour >= dhi AND h.hour < hhi)
     UNION ALL
-    SELECT date_trunc('hour', u.ts, 'UTC'), u.api_key_id, u.user_id,
+    -- the tail and the edges, aggregated at p_grain with only the columns
+    -- that grain reports (api_key_id and user_id for 'hour' alone): a
+    -- tail of many events folds to a few rows here
+    SELECT date_trunc(p_grain, u.ts, 'UTC'),
+           CASE WHEN p_grain = 'hour' THEN u.api_key_id END,
+           CASE WHEN p_grain = 'hour' THEN u.user_id END,
            u.group_id, coalesce(u.served_model, u.requested_model),
            u.provider, u.route, count(*), sum(u.prompt_tokens)::bigint,
            sum(u.completion_tokens)::bigint, sum(u.total_tokens)::bigint,
            sum(u.cached_tokens)::bigint,
            coalesce(sum(u.cost_pusd), 0)::numeric,
            count(*) FILTER (WHERE u.cost_pusd IS NULL)
-    FROM (SELECT * FROM usage_events t
+    FROM (SELECT t.ts, t.api_key_id, t.user_id, t.group_id, t.served_model,
+                 t.requested_model, t.provider, t.route, t.prompt_tokens,
+                 t.completion_tokens, t.total_tokens, t.cached_tokens,
+                 t.cost_pusd
+          FROM usage_events t
           WHERE t.ins_xid >= w AND t.ts >= hlo AND t.ts < hhi
           UNION ALL
-          SELECT * FROM usage_events e
-          WHERE e.ts >= p_from AND e.ts < least(p_to, hlo)
-          UNION ALL
-          SELECT * FROM usage_events e
-          WHERE e.ts >= greatest(p_from, hhi) AND e.ts < p_to) u
+          SELECT e.ts, e.api_key_id, e.user_id, e.group_id, e.served_model,
+                 e.requested_model, e.provider, e.route, e.prompt_tokens,
+                 e.completion_tokens, e.total_tokens, e.cached_tokens,
+                 e.cost_pusd
+          FROM usage_events e
+          WHERE (e.ts >= p_from AND e.ts < least(p_to, hlo))
+             OR (e.ts >= greatest(p_from, hhi) AND e.ts < p_to)) u
     GROUP BY 1, 2, 3, 4, 5, 6, 7;
 END $$;
 
