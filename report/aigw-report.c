@@ -281,7 +281,8 @@ out:
  * delimiter that JSON text never holds raw (it escapes control
  * characters), so each line is the JSON exactly: text mode would double
  * its backslashes. */
-#define USAGE_COPY_CSV "COPY (" USAGE_SELECT ") TO STDOUT WITH (FORMAT csv, HEADER)"
+#define USAGE_COPY_CSV                                                         \
+    "COPY (" USAGE_SELECT ") TO STDOUT WITH (FORMAT csv, HEADER)"
 #define USAGE_COPY_JSON                                                        \
     "COPY (SELECT row_to_json(x) FROM (" USAGE_SELECT ") x) TO STDOUT WITH "   \
     "(FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
