@@ -35,9 +35,8 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(B)/unit/%)
 BINS = fcgi/aigw-fcgi report/aigw-admin report/aigw-report \
        tests/mock/mock-provider
 
-.PHONY: all deps run stop test unit integration bench bench-report asan \
-        migrate install \
-        clean distclean
+.PHONY: all deps run stop test unit integration bench bench-quota asan \
+        migrate install clean distclean bench-report
 all: $(BINS)
 
 V ?= 0
@@ -101,6 +100,15 @@ integration: all
 
 bench: deps all
 	@bash tests/bench.sh
+
+# Global-quota admissions per second on one subject: leases vs per request.
+bench-quota: deps all $(B)/bench/quota-bench
+	@bash tests/bench/quota-bench.sh
+
+$(B)/bench/quota-bench: tests/bench/quota-bench.c $(filter-out \
+                        $(B)/fcgi/main.o,$(FCGI_OBJS))
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 # Chargeback reports over ~10M synthetic events (slow; not part of test).
 bench-report: deps all

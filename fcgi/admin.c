@@ -11,6 +11,7 @@
 #include "db.h"
 #include "jsonutil.h"
 #include "quota.h"
+#include "quota_lease.h"
 #include "request.h"
 #include "worker.h"
 
@@ -96,7 +97,14 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
     }
     snprintf(actor, sizeof(actor), "admin-api:%s",
              id->api_key_id[0] ? id->api_key_id : id->user_id);
-    snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
+    if (strcmp(field(o, "unit", ""), "usd") == 0) {   /* dollars */
+        double d = json_object_get_double(json_object_object_get(o,
+                                                                 "value"));
+
+        snprintf(val, sizeof(val), "%" PRId64,
+                 (int64_t)(d * 1e6 + (d < 0 ? -0.5 : 0.5)));
+    } else
+        snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
     snprintf(now, sizeof(now), "%" PRId64, quota_now_s());
     p[0] = actor;
     p[1] = field(o, "action", "");
@@ -116,6 +124,7 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
         int n = snprintf(body, sizeof(body), "{\"ok\":true,\"limit_id\":%s}\n",
                          PQgetvalue(res, 0, 0));
 
+        ql_invalidate();          /* this host at once; others: NOTIFY */
         r->ev.http_status = 200;
         req_send_json(r, 200, body, (size_t)n, "");
     }

@@ -175,6 +175,7 @@ static void row_scopes(PGresult *res, struct identity *id)
                             sizeof(id->scope_routes))
         usage_set(id->scope_routes, sizeof(id->scope_routes),
                   PQgetvalue(res, 0, 6));
+    usage_set(id->plan, sizeof(id->plan), PQgetvalue(res, 0, 7));
 }
 
 /* 1 found, 0 not found, -1 database unavailable */
@@ -191,7 +192,8 @@ static int db_lookup(struct db_session *db, const unsigned char *h,
                    "SELECT id, user_id, group_id, is_admin, "
                    "(extract(epoch FROM expires_at) * 1000)::bigint, "
                    "array_to_string(models, E'\\n'), "
-                   "array_to_string(routes, E'\\n') FROM api_keys "
+                   "array_to_string(routes, E'\\n'), "
+                   "left(metadata ->> 'plan', 32) FROM api_keys "
                    "WHERE key_hash = $1 AND revoked_at IS NULL "
                    "AND (expires_at IS NULL OR expires_at > now())",
                    1) < 0) {

@@ -25,6 +25,7 @@ struct identity {
     int route_scoped;       /* the key may use only scope_routes */
     char scope_models[1024];  /* '\n'-separated names or globs */
     char scope_routes[256];   /* '\n'-separated route names */
+    char plan[33];            /* key metadata "plan" (plan.h); "" none */
     struct json_object *claims;  /* JWT claims; owned; NULL for keys */
     const char *group_claim;     /* JWT: the claim listing the caller's
                                     groups (config's; borrowed) */

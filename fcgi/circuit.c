@@ -9,6 +9,13 @@
 #include <unistd.h>
 
 #define SLOTS 512
+#define WBUCKETS 10                /* the error-rate window's slices */
+
+/* One slice of the sliding window: the calls that ended in it. */
+struct wbucket {
+    _Atomic int64_t epoch;         /* now / slice width; 0 unused */
+    atomic_int ok, fail;
+};
 
 struct slot {
     _Atomic uint64_t key;          /* FNV-1a of the backend name; 0 free */
@@ -16,6 +23,9 @@ struct slot {
     _Atomic int64_t open_until;    /* CLOCK_MONOTONIC ms; 0 closed */
     _Atomic int64_t hold_until;    /* Retry-After */
     _Atomic int64_t probe_at;      /* half-open probe taken at */
+    atomic_int ejections;          /* in a row: the backoff's exponent */
+    _Atomic int64_t closed_at;     /* when a probe last closed it */
+    struct wbucket w[WBUCKETS];
 };
 
 struct table {
@@ -127,29 +137,145 @@ int circuit_allow(const char *be)
     return atomic_compare_exchange_strong(&s->probe_at, &pa, now);
 }
 
-void circuit_result(const char *be, int ok, int failures, long open_ms)
+/* Counts one outcome in the window's current slice; a slice from an
+ * earlier lap is reset first (a count racing the reset may be lost: the
+ * rate is an estimate). */
+static void window_add(struct slot *s, long window_ms, int ok, int64_t now)
 {
-    struct slot *s;
+    int64_t width = window_ms / WBUCKETS > 0 ? window_ms / WBUCKETS : 1;
+    int64_t ep = now / width + 1;
+    struct wbucket *b = &s->w[ep % WBUCKETS];
+    int64_t old = atomic_load(&b->epoch);
 
-    if (failures <= 0)
-        return;
-    s = find(be, !ok);
-    if (s == NULL)
-        return;
+    if (old != ep && atomic_compare_exchange_strong(&b->epoch, &old, ep)) {
+        atomic_store(&b->ok, 0);
+        atomic_store(&b->fail, 0);
+    }
+    atomic_fetch_add(ok ? &b->ok : &b->fail, 1);
+}
+
+/* The window's totals. */
+static void window_sum(struct slot *s, long window_ms, int64_t now,
+                       int *fails, int *total)
+{
+    int64_t width = window_ms / WBUCKETS > 0 ? window_ms / WBUCKETS : 1;
+    int64_t ep = now / width + 1;
+
+    *fails = *total = 0;
+    for (int i = 0; i < WBUCKETS; i++) {
+        int64_t e = atomic_load(&s->w[i].epoch);
+
+        if (e != 0 && e > ep - WBUCKETS && e <= ep) {
+            int f = atomic_load(&s->w[i].fail);
+
+            *fails += f;
+            *total += f + atomic_load(&s->w[i].ok);
+        }
+    }
+}
+
+static void window_clear(struct slot *s)
+{
+    for (int i = 0; i < WBUCKETS; i++)
+        atomic_store(&s->w[i].epoch, 0);
+}
+
+/* Opens the circuit: open_ms doubled per ejection in a row, capped; the
+ * row starts over once the backend has stayed closed for max_open_ms.
+ * fresh: it was closed (not a failed probe). */
+static long eject(struct slot *s, const struct circuit_policy *p,
+                  int64_t now, int fresh, struct circuit_ejection *out)
+{
+    int64_t closed = atomic_load(&s->closed_at);
+    long ms = p->open_ms;
+    int n;
+
+    if (fresh && closed != 0 && now - closed > p->max_open_ms)
+        atomic_store(&s->ejections, 0);
+    n = atomic_fetch_add(&s->ejections, 1) + 1;
+    for (int i = 1; i < n && ms < p->max_open_ms; i++)
+        ms *= 2;
+    if (ms > p->max_open_ms)
+        ms = p->max_open_ms > p->open_ms ? p->max_open_ms : p->open_ms;
+    atomic_store(&s->probe_at, 0);
+    atomic_store(&s->fails, 0);
+    window_clear(s);           /* the probe starts a fresh window */
+    atomic_store(&s->open_until, now + ms);
+    out->ms = ms;
+    out->count = n;
+    return ms;
+}
+
+/* Claims the closed -> open transition: one of racing failures ejects. */
+static int claim_open(struct slot *s)
+{
+    int64_t zero = 0;
+
+    return atomic_compare_exchange_strong(&s->open_until, &zero,
+                                          INT64_MAX);
+}
+
+static long result_at(struct slot *s, int ok, const struct circuit_policy *p,
+                      int64_t now, struct circuit_ejection *out)
+{
+    int64_t ou = atomic_load(&s->open_until);
+    int fails, total;
+
     if (ok) {
         if (atomic_load(&s->fails) != 0)
             atomic_store(&s->fails, 0);
-        if (atomic_load(&s->open_until) != 0) {
+        if (ou != 0 && ou <= now) {        /* the probe succeeded */
             atomic_store(&s->open_until, 0);
             atomic_store(&s->probe_at, 0);
+            atomic_store(&s->closed_at, now);
+        } else if (p->error_rate_pct > 0 && ou == 0) {
+            window_add(s, p->window_ms, 1, now);
         }
-        return;
+        return 0;
     }
-    if (atomic_fetch_add(&s->fails, 1) + 1 >= failures ||
-        atomic_load(&s->open_until) != 0) {    /* a failed probe */
-        atomic_store(&s->open_until, now_ms() + open_ms);
-        atomic_store(&s->probe_at, 0);
+    if (ou != 0) {     /* a failed probe ejects again; calls that were in
+                          flight when it was ejected do not count */
+        if (ou > now || atomic_load(&s->probe_at) == 0)
+            return 0;
+        out->fails = out->total = 1;
+        return eject(s, p, now, 0, out);
     }
+    fails = atomic_fetch_add(&s->fails, 1) + 1;
+    if (p->failures > 0 && fails >= p->failures) {
+        if (!claim_open(s))
+            return 0;
+        out->fails = out->total = fails;
+        return eject(s, p, now, 1, out);
+    }
+    if (p->error_rate_pct <= 0)
+        return 0;
+    window_add(s, p->window_ms, 0, now);
+    window_sum(s, p->window_ms, now, &fails, &total);
+    if (total < p->min_requests ||
+        (long)fails * 100 < (long)p->error_rate_pct * total ||
+        !claim_open(s))
+        return 0;
+    out->by_rate = 1;
+    out->fails = fails;
+    out->total = total;
+    return eject(s, p, now, 1, out);
+}
+
+long circuit_result(const char *be, int ok, const struct circuit_policy *p,
+                    struct circuit_ejection *out)
+{
+    struct circuit_ejection dummy;
+    struct slot *s;
+
+    if (out == NULL)
+        out = &dummy;
+    memset(out, 0, sizeof(*out));
+    if (p == NULL || (p->failures <= 0 && p->error_rate_pct <= 0))
+        return 0;
+    s = find(be, !ok || p->error_rate_pct > 0);
+    if (s == NULL)
+        return 0;
+    return result_at(s, ok, p, now_ms(), out);
 }
 
 void circuit_hold(const char *be, long ms)

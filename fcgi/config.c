@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "authcfg.h"
+#include "capture.h"
 #include "buf.h"
 #include "failover.h"
 #include "guardrails.h"
@@ -94,9 +95,14 @@ struct ctx {
     size_t errsz;
 };
 
+/* "file: json.path: what" (where may end in '.': "routes[2]."). */
 static int bad(struct ctx *c, const char *where, const char *what)
 {
-    snprintf(c->err, c->errsz, "%s: %s: %s", c->name, where, what);
+    size_t n = strlen(where);
+
+    if (n > 0 && where[n - 1] == '.')
+        n--;
+    snprintf(c->err, c->errsz, "%s: %.*s: %s", c->name, (int)n, where, what);
     return -1;
 }
 
@@ -300,14 +306,24 @@ static int route_backends(struct ctx *c, struct config *cfg, json_object *o,
     rt->n_backends = n;
     for (size_t i = 0; i < n; i++) {
         json_object *v = one ? one : json_object_array_get_idx(many, i);
+        char w[96], m[160];
 
-        if (json_object_is_type(v, json_type_object))   /* router.c */
+        if (one)
+            snprintf(w, sizeof(w), "%sbackend", where);
+        else
+            snprintf(w, sizeof(w), "%sbackends[%zu]", where, i);
+        if (json_object_is_type(v, json_type_object)) {  /* router.c */
             v = json_object_object_get(v, "name");
-
-        if (!json_object_is_type(v, json_type_string) ||
-            (rt->backends[i] = find_backend(cfg,
-                                json_object_get_string(v))) == NULL)
-            return bad(c, where, "backend is not defined in backends");
+            strncat(w, ".name", sizeof(w) - strlen(w) - 1);
+        }
+        if (!json_object_is_type(v, json_type_string))
+            return bad(c, w, "must be a backend name");
+        if ((rt->backends[i] = find_backend(cfg,
+                                json_object_get_string(v))) == NULL) {
+            snprintf(m, sizeof(m), "unknown backend \"%.100s\" (not in "
+                     "backends)", json_object_get_string(v));
+            return bad(c, w, m);
+        }
     }
     return 0;
 }
@@ -376,6 +392,7 @@ static int load_settings(struct ctx *c, struct config *cfg, json_object *root)
 {
     json_object *db = section(root, "database"), *auth = section(root, "auth");
     json_object *ledger = section(root, "ledger");
+    json_object *reload = section(root, "reload");
     long threads = cfg->threads, body = (long)cfg->max_body_bytes;
     long batch = cfg->ledger_batch_rows, qmax = (long)cfg->ledger_queue_max;
     long cmax = (long)cfg->auth_cache_max;
@@ -418,6 +435,10 @@ static int load_settings(struct ctx *c, struct config *cfg, json_object *root)
         goto fail;
     cfg->ledger_batch_rows = (int)batch;
     cfg->ledger_queue_max = (size_t)qmax;
+    if (reload != NULL &&
+        get_long(c, reload, "watch_ms", "reload.", 0, 3600000,
+                 &cfg->reload_watch_ms) < 0)
+        goto fail;
     free(level);
     return 0;
 fail:
@@ -526,15 +547,105 @@ static void set_defaults(struct config *cfg)
     cfg->ledger_batch_rows = 500;
     cfg->ledger_flush_ms = 100;
     cfg->ledger_queue_max = 100000;
+    cfg->reload_watch_ms = 1000;
 }
 
-static int line_of(const char *text, size_t off)
-{
-    int line = 1;
+/* Settings read once at start (by the ledger, the auth cache, the JWKS
+ * fetcher, the metrics segment, the span exporter, the thread pool): a
+ * reload keeps their start-up values. */
+static const char *const restart_only_paths[] = {
+    "threads", "log_file", "database", "ledger", "auth", "identity.jwt",
+    "observability.metrics_shm", "observability.max_series",
+    "observability.max_label_sets", "observability.syslog",
+    "observability.syslog_ident", "observability.syslog_facility",
+    "observability.otlp_endpoint", "observability.service_name",
+    "observability.otlp_batch_spans", "observability.otlp_flush_ms",
+    "observability.otlp_queue_max", "observability.otlp_timeout_ms",
+    "routing.shared_circuits",
+};
 
-    for (size_t i = 0; i < off && text[i]; i++)
-        line += text[i] == '\n';
-    return line;
+/* The value at a dotted path of root, or NULL. */
+static json_object *at_path(json_object *root, const char *path)
+{
+    char key[64];
+    const char *dot;
+
+    while ((dot = strchr(path, '.')) != NULL && root != NULL) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        root = section(root, key);
+        path = dot + 1;
+    }
+    return root != NULL ? json_object_object_get(root, path) : NULL;
+}
+
+static void keep_restart_only(struct config *cfg, json_object *root)
+{
+    size_t n = sizeof(restart_only_paths) / sizeof(*restart_only_paths);
+
+    cfg->restart_only = json_object_new_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = at_path(root, restart_only_paths[i]);
+
+        if (v != NULL)
+            json_object_object_add(cfg->restart_only, restart_only_paths[i],
+                                   json_object_get(v));
+    }
+}
+
+int config_restart_changes(const struct config *boot,
+                           const struct config *next, char *out,
+                           size_t outsz)
+{
+    size_t n = sizeof(restart_only_paths) / sizeof(*restart_only_paths);
+    size_t used = 0;
+    int count = 0;
+
+    if (outsz > 0)
+        out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *k = restart_only_paths[i];
+        json_object *a = json_object_object_get(boot->restart_only, k);
+        json_object *b = json_object_object_get(next->restart_only, k);
+
+        if (json_object_equal(a, b))
+            continue;
+        if (used < outsz)
+            used += (size_t)snprintf(out + used, outsz - used, "%s%s",
+                                     count ? ", " : "", k);
+        count++;
+    }
+    return count;
+}
+
+/* The 1-based line and column of byte off in text. */
+static void place_of(const char *text, size_t off, int *line, int *col)
+{
+    *line = *col = 1;
+    for (size_t i = 0; i < off && text[i]; i++) {
+        if (text[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
+
+/* Where text has something other than blanks and comments from off on;
+ * 0 when nothing. */
+static size_t trailing(const char *text, size_t off)
+{
+    const char *p = text + off;
+
+    for (;;) {
+        p += strspn(p, " \t\r\n");
+        if (p[0] == '/' && p[1] == '/')
+            p += strcspn(p, "\n");
+        else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/") != NULL)
+            p = strstr(p + 2, "*/") + 2;
+        else
+            return *p ? (size_t)(p - text) : 0;
+    }
 }
 
 struct config *config_parse(const char *text, const char *name, char *err,
@@ -544,16 +655,34 @@ struct config *config_parse(const char *text, const char *name, char *err,
     struct json_tokener *tok = json_tokener_new_ex(64);
     struct config *cfg = xcalloc(1, sizeof(*cfg));
     json_object *root;
-    size_t len = strlen(text);
+    size_t len = strlen(text), end;
 
     cfg->path = xstrdup(name);
     set_defaults(cfg);
     root = json_tokener_parse_ex(tok, text, (int)len + 1);
     if (root == NULL || !json_object_is_type(root, json_type_object)) {
-        snprintf(err, errsz, "%s:%d: %s", name,
-                 line_of(text, json_tokener_get_parse_end(tok)),
+        int line, col;
+
+        /* the tokener stops at the offending character, or just past
+         * it: never a blank, nor the end of the data */
+        end = root == NULL ? json_tokener_get_parse_end(tok) : 0;
+        if (end > len)
+            end = len;
+        while (end > 0 && (text[end] == '\0' ||
+                           strchr(" \t\r\n", text[end]) != NULL))
+            end--;
+        place_of(text, end, &line, &col);
+        snprintf(err, errsz, "%s:%d:%d: %s", name, line, col,
                  root ? "top level must be an object"
                       : json_tokener_error_desc(json_tokener_get_error(tok)));
+        goto fail;
+    }
+    if ((end = trailing(text, json_tokener_get_parse_end(tok))) > 0) {
+        int line, col;
+
+        place_of(text, end, &line, &col);
+        snprintf(err, errsz, "%s:%d:%d: text after the top-level object",
+                 name, line, col);
         goto fail;
     }
     if (load_settings(&c, cfg, root) < 0 || load_list(&c, cfg, root) < 0 ||
@@ -564,7 +693,8 @@ struct config *config_parse(const char *text, const char *name, char *err,
         goto fail;
     if (quotacfg_load(cfg, root, err, errsz) < 0)  /* quotas section */
         goto fail;
-    if (load_observability(&c, cfg, root) < 0)
+    if (load_observability(&c, cfg, root) < 0 ||
+        capture_load(root, cfg, err, errsz) < 0)   /* capture.c */
         goto fail;
     if (cfg->log_file != NULL && *cfg->log_file == '\0') {
         free(cfg->log_file);
@@ -574,6 +704,7 @@ struct config *config_parse(const char *text, const char *name, char *err,
         bad(&c, "database.conninfo", "is required");
         goto fail;
     }
+    keep_restart_only(cfg, root);
     json_object_put(root);
     json_tokener_free(tok);
     return cfg;
@@ -610,6 +741,41 @@ struct config *config_load(const char *path, char *err, size_t errsz)
     return cfg;
 }
 
+void config_explain(const char *path, const char *err, FILE *out)
+{
+    size_t n = strlen(path);
+    char line[1024];
+    long want, col;
+    char *end;
+    FILE *f;
+
+    if (strncmp(err, path, n) != 0 || err[n] != ':')
+        return;
+    want = strtol(err + n + 1, &end, 10);
+    if (want <= 0 || *end != ':')
+        return;
+    col = strtol(end + 1, &end, 10);
+    if (col <= 0 || *end != ':' || (f = fopen(path, "r")) == NULL)
+        return;
+    for (long i = 1; fgets(line, sizeof(line), f) != NULL; i++) {
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            int ch;                 /* a long line: the rest is skipped */
+
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+        }
+        if (i < want)
+            continue;
+        line[strcspn(line, "\r\n")] = '\0';
+        fprintf(out, "  %s\n  ", line);
+        for (long k = 1; k < col && line[k - 1] != '\0'; k++)
+            fputc(line[k - 1] == '\t' ? '\t' : ' ', out);
+        fputs("^\n", out);
+        break;
+    }
+    fclose(f);
+}
+
 static void backend_release(struct backend *be)
 {
     if (be->ops != NULL && be->ops->destroy != NULL)
@@ -638,6 +804,7 @@ void config_free(struct config *cfg)
     failover_free(cfg->routing);
     authcfg_free(cfg->authz);
     guardrails_free(cfg->guardrails);
+    capture_free(cfg->capture);
     quotacfg_free(cfg->quotas);
     free(cfg->backends);
     free(cfg->routes);
@@ -649,6 +816,7 @@ void config_free(struct config *cfg)
     free(cfg->obs.syslog_ident);
     free(cfg->obs.otlp_endpoint);
     free(cfg->obs.service_name);
+    json_object_put(cfg->restart_only);
     free(cfg->path);
     free(cfg);
 }

@@ -5,8 +5,10 @@
 #define AIGW_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct json_object;
+struct capture_settings;
 struct guardrails;
 struct quota_settings;
 struct route_ext;
@@ -80,7 +82,12 @@ struct config {
     struct guardrails *guardrails;  /* NULL: none (guardrails.c) */
     struct quota_settings *quotas;  /* "quotas" section (quotacfg.h) */
     struct obs_settings obs;
+    struct capture_settings *capture;  /* observability.capture (capture.h);
+                                          NULL: off */
     struct routing_settings *routing;  /* "routing" (failover.h) */
+    long reload_watch_ms;  /* check the file for changes this often; 0 off */
+    struct json_object *restart_only;  /* the settings a reload cannot
+                                          apply, as written (held) */
 };
 
 /* Loads path into a new config. On failure returns NULL and writes a
@@ -90,6 +97,17 @@ struct config *config_load(const char *path, char *err, size_t errsz);
 struct config *config_parse(const char *text, const char *name, char *err,
                             size_t errsz);
 void config_free(struct config *cfg);
+/* For --check-config: when err (from config_load) places a JSON syntax
+ * error at "path:line:col:", prints that line of the file and a caret
+ * under the column to out. */
+void config_explain(const char *path, const char *err, FILE *out);
+/* Names the settings that differ between the running process's start-up
+ * config and a reloaded one but only take effect after a restart
+ * (threads, database, ledger, auth, identity.jwt, ...), comma-separated
+ * into out. Returns how many. */
+int config_restart_changes(const struct config *boot,
+                           const struct config *next, char *out,
+                           size_t outsz);
 
 /* Expands ${VAR} and ${VAR:-default} in s. Returns a new string (caller
  * frees) or NULL when a variable without default is unset (its name is

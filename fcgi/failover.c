@@ -1,11 +1,14 @@
 #include "failover.h"
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "circuit.h"
 #include "config.h"
 #include "jsonutil.h"
 #include "router.h"
@@ -56,9 +59,20 @@ static int load_entry(struct fo_entry *e, json_object *v, size_t i)
     return 0;
 }
 
-static int load_aliases(struct routing_settings *rs, json_object *al,
-                        const char *name, char *err, size_t errsz)
+static int has_backend(const struct config *cfg, const char *name)
 {
+    for (size_t i = 0; i < cfg->n_backends; i++)
+        if (strcmp(cfg->backends[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int load_aliases(struct config *cfg, struct routing_settings *rs,
+                        json_object *al, char *err, size_t errsz)
+{
+    const char *name = cfg->path;
+    char w[192];
+
     if (!json_object_is_type(al, json_type_object))
         return bad(err, errsz, name, "routing.aliases", "must be an object");
     rs->aliases = xcalloc((size_t)json_object_object_length(al) + 1,
@@ -69,17 +83,30 @@ static int load_aliases(struct routing_settings *rs, json_object *al,
 
         a->name = xstrdup(k);
         a->n = one ? 1 : json_object_array_length(v);
+        snprintf(w, sizeof(w), "routing.aliases.%.100s", k);
         if (a->n == 0 || a->n > FO_MAX_CANDS)
-            return bad(err, errsz, name, k, "an alias lists 1 to 16 "
+            return bad(err, errsz, name, w, "an alias lists 1 to 16 "
                        "candidates");
         a->e = xcalloc(a->n, sizeof(*a->e));
-        for (size_t i = 0; i < a->n; i++)
+        for (size_t i = 0; i < a->n; i++) {
+            if (!one)
+                snprintf(w, sizeof(w), "routing.aliases.%.100s[%zu]", k, i);
             if (load_entry(&a->e[i], one ? v : json_object_array_get_idx(v,
                                                                     i),
                            i) < 0)
-                return bad(err, errsz, name, k, "each candidate is a model "
+                return bad(err, errsz, name, w, "each candidate is a model "
                            "name or {\"model\", \"backend\", \"weight\", "
                            "\"priority\"}");
+            if (a->e[i].backend != NULL &&
+                !has_backend(cfg, a->e[i].backend)) {
+                char m[160];
+
+                snprintf(m, sizeof(m), "unknown backend \"%.100s\" (not in "
+                         "backends)", a->e[i].backend);
+                strncat(w, ".backend", sizeof(w) - strlen(w) - 1);
+                return bad(err, errsz, name, w, m);
+            }
+        }
     }
     return 0;
 }
@@ -121,31 +148,48 @@ static int get_l(json_object *o, const char *k, long min, long max,
     return 0;
 }
 
+/* backends[i].circuit: consecutive failures and/or an error rate. */
+static int load_circuit(struct circuit_policy *p, json_object *c,
+                        const char *name, char *err, size_t errsz)
+{
+    long f = 0, rate = 0, minr = 10, win = 10000, o = 30000, mx = -1;
+
+    if (c != NULL &&
+        (get_l(c, "failures", 0, 1000, &f, name, err, errsz) < 0 ||
+         get_l(c, "error_rate_pct", 0, 100, &rate, name, err, errsz) < 0 ||
+         get_l(c, "min_requests", 1, 1000000, &minr, name, err,
+               errsz) < 0 ||
+         get_l(c, "window_ms", 100, 3600000, &win, name, err, errsz) < 0 ||
+         get_l(c, "open_ms", 100, 3600000, &o, name, err, errsz) < 0 ||
+         get_l(c, "max_open_ms", 100, 86400000, &mx, name, err,
+               errsz) < 0))
+        return -1;
+    *p = (struct circuit_policy){
+        .failures = (int)f, .error_rate_pct = (int)rate,
+        .min_requests = (int)minr, .window_ms = win, .open_ms = o,
+        .max_open_ms = mx < 0 ? 10 * o : mx < o ? o : mx,
+    };
+    return 0;
+}
+
 static int load_circuits(struct config *cfg, json_object *root,
                          const char *name, char *err, size_t errsz)
 {
     struct routing_settings *rs = cfg->routing;
     json_object *bes = json_object_object_get(root, "backends");
 
-    rs->cb_failures = xcalloc(cfg->n_backends + 1, sizeof(int));
-    rs->cb_open_ms = xcalloc(cfg->n_backends + 1, sizeof(long));
+    rs->cb = xcalloc(cfg->n_backends + 1, sizeof(*rs->cb));
     rs->max_concurrent = xcalloc(cfg->n_backends + 1, sizeof(int));
     for (size_t i = 0; i < cfg->n_backends; i++) {
         json_object *bo = json_object_array_get_idx(bes, i);
-        json_object *c = json_object_object_get(bo, "circuit");
-        long f = 0, o = 30000, mc = 0;
+        long mc = 0;
 
         if (get_l(bo, "max_concurrent", 0, 1000000, &mc, name, err,
-                  errsz) < 0)
+                  errsz) < 0 ||
+            load_circuit(&rs->cb[i], json_object_object_get(bo, "circuit"),
+                         name, err, errsz) < 0)
             return -1;
         rs->max_concurrent[i] = (int)mc;
-        if (c == NULL)
-            continue;
-        if (get_l(c, "failures", 0, 1000, &f, name, err, errsz) < 0 ||
-            get_l(c, "open_ms", 100, 3600000, &o, name, err, errsz) < 0)
-            return -1;
-        rs->cb_failures[i] = (int)f;
-        rs->cb_open_ms[i] = o;
     }
     return 0;
 }
@@ -183,7 +227,7 @@ int failover_load(struct config *cfg, json_object *root, char *err,
             load_retry_on(rs, v, cfg->path, err, errsz) < 0)
             return -1;
         if (json_object_object_get_ex(r, "aliases", &v) &&
-            load_aliases(rs, v, cfg->path, err, errsz) < 0)
+            load_aliases(cfg, rs, v, err, errsz) < 0)
             return -1;
         if ((s = jget_str(r, "report_model")) != NULL) {
             if (strcmp(s, "requested") != 0 && strcmp(s, "served") != 0)
@@ -198,7 +242,7 @@ int failover_load(struct config *cfg, json_object *root, char *err,
 
         for (const char *p = cfg->path; *p; p++)
             h = h * 33 + (unsigned char)*p;
-        snprintf(nm, sizeof(nm), "/aigw-cb-%u-%08x", (unsigned)getuid(), h);
+        snprintf(nm, sizeof(nm), "/aigw-cb2-%u-%08x", (unsigned)getuid(), h);
         rs->shm_name = xstrdup(nm);
     }
     return load_circuits(cfg, root, cfg->path, err, errsz);
@@ -217,8 +261,7 @@ void failover_free(struct routing_settings *rs)
         free(rs->aliases[i].name);
     }
     free(rs->aliases);
-    free(rs->cb_failures);
-    free(rs->cb_open_ms);
+    free(rs->cb);
     free(rs->max_concurrent);
     free(rs->shm_name);
     free(rs);
@@ -348,7 +391,7 @@ long failover_backoff_ms(const struct routing_settings *rs, int n,
 }
 
 long failover_retry_after_ms(const struct routing_settings *rs,
-                             const char *hdr)
+                             const char *hdr, long now_unix)
 {
     char *end;
     long s;
@@ -356,24 +399,34 @@ long failover_retry_after_ms(const struct routing_settings *rs,
     if (hdr == NULL || *hdr == '\0')
         return 0;
     s = strtol(hdr, &end, 10);
-    if (end == hdr || s <= 0)
+    if (end == hdr || *end != '\0') {     /* an HTTP-date (IMF-fixdate,
+                                            RFC 850 or asctime: curl's) */
+        time_t t = curl_getdate(hdr, NULL);
+
+        if (t == (time_t)-1 || (long)t <= now_unix)
+            return 0;
+        s = (long)t - now_unix;
+    }
+    if (s <= 0)
         return 0;
     if (s > rs->retry_after_max_ms / 1000)
         return rs->retry_after_max_ms;
     return s * 1000;
 }
 
-void failover_circuit(const struct config *cfg, const struct backend *be,
-                      int *failures, long *open_ms)
+const struct circuit_policy *failover_circuit(const struct config *cfg,
+                                              const struct backend *be)
 {
     size_t i = (size_t)(be - cfg->backends);
 
-    *failures = 0;
-    *open_ms = 30000;
-    if (cfg->routing != NULL && i < cfg->n_backends) {
-        *failures = cfg->routing->cb_failures[i];
-        *open_ms = cfg->routing->cb_open_ms[i];
-    }
+    return cfg->routing != NULL && i < cfg->n_backends
+           ? &cfg->routing->cb[i] : NULL;
+}
+
+const char *failover_alias_name(const struct config *cfg, size_t i)
+{
+    return cfg->routing != NULL && i < cfg->routing->n_aliases
+           ? cfg->routing->aliases[i].name : NULL;
 }
 
 int failover_max_concurrent(const struct config *cfg,

@@ -22,6 +22,7 @@ struct route;
 #define FO_BROKEN 16u
 
 struct fo_alias;
+struct circuit_policy;
 
 struct routing_settings {
     int max_attempts;
@@ -33,8 +34,7 @@ struct routing_settings {
     char *shm_name;           /* circuit state segment; NULL: process */
     struct fo_alias *aliases;
     size_t n_aliases;
-    int *cb_failures;         /* per config backends[i]; 0: off */
-    long *cb_open_ms;
+    struct circuit_policy *cb;  /* per config backends[i] */
     int *max_concurrent;      /* per backends[i]; 0: no cap */
 };
 
@@ -61,13 +61,17 @@ int failover_retryable(const struct routing_settings *rs, int fail,
 /* Backoff before attempt n (2, 3, ...), jittered. */
 long failover_backoff_ms(const struct routing_settings *rs, int n,
                          unsigned *seed);
-/* Retry-After (seconds or an HTTP date is not parsed: seconds only) in ms,
- * capped; 0 when absent or unreadable. */
+/* Retry-After (delay-seconds, or an HTTP-date as RFC 9110 allows, taken
+ * relative to now_unix) in ms, capped; 0 when absent, past or unreadable. */
 long failover_retry_after_ms(const struct routing_settings *rs,
-                             const char *hdr);
-/* Circuit settings of backend be (by identity in cfg->backends). */
-void failover_circuit(const struct config *cfg, const struct backend *be,
-                      int *failures, long *open_ms);
+                             const char *hdr, long now_unix);
+/* Circuit and ejection settings of backend be (by identity in
+ * cfg->backends); NULL when none. Borrowed. */
+const struct circuit_policy *failover_circuit(const struct config *cfg,
+                                              const struct backend *be);
+/* The configured alias names, for GET /v1/models: name i, or NULL past
+ * the last. Borrowed. */
+const char *failover_alias_name(const struct config *cfg, size_t i);
 /* Its concurrency cap per process (0: none). */
 int failover_max_concurrent(const struct config *cfg,
                             const struct backend *be);

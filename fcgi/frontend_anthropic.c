@@ -464,8 +464,9 @@ static void ant_error_json(struct buf *out, const char *type,
     buf_addc(out, '}');
 }
 
-static void send_error(struct request *r, int status, const char *code,
-                       const char *msg)
+void frontend_anthropic_error(struct request *r, int status,
+                              const char *code, const char *msg,
+                              const char *extra)
 {
     struct buf b = BUF_INIT(8192);
 
@@ -474,8 +475,14 @@ static void send_error(struct request *r, int status, const char *code,
         r->ev.error_type = code;
     ant_error_json(&b, ant_error_type(status), msg, r->request_id);
     if (!r->headers_sent && buf_error(&b) == 0)
-        req_send_json(r, status, b.ptr, b.len, "");
+        req_send_json(r, status, b.ptr, b.len, extra ? extra : "");
     buf_release(&b);
+}
+
+static void send_error(struct request *r, int status, const char *code,
+                       const char *msg)
+{
+    frontend_anthropic_error(r, status, code, msg, "");
 }
 
 static int ant_parse_req(struct request *r, enum provider_op op,

@@ -7,6 +7,7 @@
 #include "authcfg.h"
 #include "authlimit.h"
 #include "buf.h"
+#include "capture.h"
 #include "prices.h"
 #include "relay.h"
 #include "config.h"
@@ -237,6 +238,7 @@ static void settle(struct request *r, int to_ledger)
         else
             ledger_submit_json(ledger->ptr, ledger->len);
     }
+    capture_log_fields(r, line);       /* prompt/response, if captured */
     metrics_observe(&r->ev);           /* observability: metrics, span */
     trace_export(&r->ev, r->method);
     if (buf_error(line) == 0)
@@ -259,6 +261,9 @@ void gateway_handle(const struct config *cfg, struct request *r)
     }
     metrics_request_begin();
     trace_begin(&r->ev, r->traceparent);
+    if (r->path_len >= 9 &&
+        memcmp(r->path + r->path_len - 9, "/messages", 9) == 0)
+        r->error_out = frontend_anthropic_error;  /* Anthropic's shape */
     rt = router_select(cfg, r);          /* router.c */
     if (r->path_len > 7 && memcmp(r->path, "/admin/", 7) == 0) {
         admin_handle(cfg, r);         /* operator API (admin.c) */
@@ -269,8 +274,10 @@ void gateway_handle(const struct config *cfg, struct request *r)
         r->ev.route = rt->name;
     } else {
         r->ev.route = rt->name;
-        if (rt->ext != NULL)                 /* transform.c */
+        if (rt->ext != NULL) {               /* transform.c */
             r->route_headers = transform_response_headers(rt->ext->xf);
+            r->route_drop = transform_response_drop(rt->ext->xf);
+        }
         dispatch(cfg, r, rt, &to_ledger);
     }
     conclude(r);

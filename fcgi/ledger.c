@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "prices.h"
 #include "spool.h"
 #include "usage.h"
@@ -51,6 +52,16 @@ int ledger_failing(void)
     return atomic_load(&lg.failing);
 }
 
+/* spool_append(), counted for aigw_ledger_spooled_events_total */
+static int to_spool(char **lines, size_t n)
+{
+    int rc = spool_append(lines, n);
+
+    if (rc == 0)
+        metrics_ledger_spooled(n);
+    return rc;
+}
+
 void ledger_submit_json(const char *json, size_t len)
 {
     char *line = xstrndup(json, len);
@@ -66,7 +77,7 @@ void ledger_submit_json(const char *json, size_t len)
     pthread_mutex_unlock(&lg.lock);
     if (line != NULL) {
         /* queue full (database slow or down): straight to the spool */
-        if (spool_append(&line, 1) < 0)
+        if (to_spool(&line, 1) < 0)
             atomic_store(&lg.failing, 1);
         atomic_store(&lg.degraded, 1);
         free(line);
@@ -135,14 +146,14 @@ static int store(char **lines, size_t n)
         for (size_t i = 0; i < n; i++)
             if (ingest(&lines[i], 1) != 0) {
                 log_error(NULL, "ledger rejected an event; kept in spool");
-                if (spool_append(&lines[i], 1) < 0)
+                if (to_spool(&lines[i], 1) < 0)
                     rc = -1;
             }
         return rc;
     }
     if (rc < 0) {
         atomic_store(&lg.degraded, 1);
-        return spool_append(lines, n);
+        return to_spool(lines, n);
     }
     return 0;
 }
@@ -243,7 +254,7 @@ static void *writer(void *arg)
     (void)arg;
     for (;;) {
         struct timespec until;
-        size_t n;
+        size_t n, queued;
         int stopping;
 
         clock_gettime(CLOCK_REALTIME, &until);
@@ -255,8 +266,11 @@ static void *writer(void *arg)
                pthread_cond_timedwait(&lg.wake, &lg.lock, &until) == 0)
             ;
         n = take(batch, lg.batch);
+        queued = lg.count + n;
         stopping = lg.stopping;
         pthread_mutex_unlock(&lg.lock);
+        metrics_ledger_state(queued + lg.n_held, ledger_degraded(),
+                             ledger_failing());
         retry_held();
         if (n > 0)
             store_or_hold(batch, n);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "metrics.h"
 #include "circuit.h"
 #include "failover.h"
+#include "quota.h"
 #include "reload.h"
 #include "request.h"
 #include "trace.h"
@@ -140,6 +142,10 @@ static enum body_state read_body(struct worker *w, FCGX_Request *fr)
         return BODY_BAD_LENGTH;
     if (want > w->cfg->max_body_bytes)
         return BODY_TOO_LARGE;
+    /* max_body_bytes is reloadable: the buffers follow the current
+     * config's limit */
+    w->body.max = w->cfg->max_body_bytes;
+    w->upbody.max = w->cfg->max_body_bytes * 2 + 65536;
     while (got < want) {
         size_t k = want - got > sizeof(chunk) ? sizeof(chunk) : want - got;
         int n = FCGX_GetStr(chunk, (int)k, fr->in);
@@ -234,7 +240,11 @@ static void usage(FILE *f)
         "  --help         this text\n"
         "\n"
         "Signals: TERM/INT drain in-flight requests, flush usage, exit;\n"
-        "HUP reopens the log and reloads the configuration.\n");
+        "HUP reopens the log and reloads the configuration. The file is\n"
+        "also reloaded when it changes (checked every reload.watch_ms,\n"
+        "default 1000; 0: SIGHUP only). An invalid file keeps the running\n"
+        "configuration; settings only a restart applies are named in a\n"
+        "warning.\n");
 }
 
 /* Blocks the signals every thread inherits; main waits for them. */
@@ -249,24 +259,84 @@ static void block_signals(sigset_t *set)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* What identifies the file's version: a rewrite in place changes its
+ * mtime (ns) or size, a rename over it (editors, ConfigMaps) its inode. */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+};
+
+static void file_id_of(const char *path, struct file_id *id)
+{
+    struct stat st;
+
+    memset(id, 0, sizeof(*id));
+    if (stat(path, &st) == 0)
+        *id = (struct file_id){ st.st_dev, st.st_ino, st.st_size,
+                                st.st_mtim };
+}
+
+static int file_id_same(const struct file_id *a, const struct file_id *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec &&
+           a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Loads path again (SIGHUP or a file change): new requests get it,
+ * in-flight ones finish on theirs; an invalid file keeps the running one.
+ * Settings only a restart applies are named in a warning. */
+static void reload(const char *path, const char *why)
+{
+    const struct config *now;
+    char err[512], changed[512];
+
+    if (reload_load(path, err, sizeof(err)) < 0) {
+        log_error(NULL, "%s: configuration not reloaded, the running one "
+                  "stays: %s", why, err);
+        return;
+    }
+    now = reload_acquire();
+    log_threshold = now->log_level;
+    if (config_restart_changes(cfg, now, changed, sizeof(changed)) > 0)
+        log_warn(NULL, "%s: changed settings that need a restart of the "
+                 "workers to take effect (they keep their start-up "
+                 "values until then): %s", why, changed);
+    reload_release(now);
+    log_info(NULL, "%s: configuration reloaded from %s", why, path);
+}
+
+/* Waits for TERM/INT (returned); reloads on HUP and, every
+ * reload.watch_ms, when the file changed. */
 static int wait_for_stop(const sigset_t *set, const char *path)
 {
+    struct file_id seen, cur;
     int sig;
-    char err[512];
 
+    file_id_of(path, &seen);
     for (;;) {
-        if (sigwait(set, &sig) != 0)
+        const struct config *c = reload_acquire();
+        long watch_ms = c->reload_watch_ms;
+        struct timespec ts = { watch_ms / 1000, watch_ms % 1000 * 1000000 };
+
+        reload_release(c);
+        sig = watch_ms > 0 ? sigtimedwait(set, NULL, &ts)
+                           : (sigwait(set, &sig) == 0 ? sig : -1);
+        if (sig < 0) {          /* the watch's tick (or EINTR) */
+            file_id_of(path, &cur);
+            if (watch_ms > 0 && cur.ino != 0 && !file_id_same(&cur, &seen)) {
+                seen = cur;
+                reload(path, "config file changed");
+            }
             continue;
+        }
         if (sig == SIGHUP) {
             if (cfg->log_file != NULL && log_open_file(cfg->log_file) < 0)
                 log_error(NULL, "cannot reopen %s", cfg->log_file);
-            if (reload_load(path, err, sizeof(err)) < 0)
-                log_error(NULL, "SIGHUP: configuration not reloaded, the "
-                          "running one stays: %s", err);
-            else
-                log_info(NULL, "SIGHUP: configuration reloaded from %s "
-                         "(database, ledger, auth cache, identity.jwt and "
-                         "threads keep their start-up values)", path);
+            file_id_of(path, &seen);
+            reload(path, "SIGHUP");
             continue;
         }
         return sig;
@@ -309,6 +379,7 @@ int main(int argc, char **argv)
     c = config_load(path, err, sizeof(err));
     if (c == NULL) {
         fprintf(stderr, "aigw-fcgi: %s\n", err);
+        config_explain(path, err, stderr);     /* the line, a caret */
         return 1;
     }
     cfg = c;
@@ -368,6 +439,7 @@ int main(int argc, char **argv)
     log_info(NULL, "signal %d: draining %d in-flight requests", sig,
              atomic_load(&active));
     drain();
+    quota_stop();             /* unused quota leases back to PostgreSQL */
     ledger_stop();
     trace_stop();
     log_info(NULL, "aigw-fcgi %d stopped", (int)getpid());

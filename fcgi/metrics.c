@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -17,10 +18,11 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "quota.h"
 #include "usage.h"
 
 #define MAGIC 0x6169677767776d31ull     /* "aigwgwm1" */
-#define VERSION 1
+#define VERSION 2
 #define NPROCS 256
 #define NVAL 18                          /* 16 buckets, count, sum */
 #define V_COUNT 16
@@ -31,11 +33,16 @@
 
 enum family {
     F_REQUESTS, F_TOKENS, F_TOKEN_USAGE, F_DURATION, F_TTFT, F_COST,
-    F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, F_FAILOVERS, NFAM
+    F_UPSTREAM_ERRORS, F_ERRORS, F_GUARDRAILS, F_FAILOVERS, F_REJECTIONS,
+    F_QUOTA, NFAM
 };
 
-enum kind { K_COUNTER, K_HIST };
+/* K_QUOTA: a pair of gauges (v[Q_USED], v[Q_LIMIT]) per label set, set
+ * (not added) at each settlement and rendered as three families. */
+enum kind { K_COUNTER, K_HIST, K_QUOTA };
 enum scale { S_INT, S_MS, S_PUSD };     /* how values are stored */
+#define Q_USED 0
+#define Q_LIMIT 1
 
 struct family_def {
     const char *name;
@@ -91,6 +98,13 @@ static const struct family_def fams[NFAM] = {
         "Requests that needed more than one upstream attempt, by route "
         "and the backend that finally answered.", K_COUNTER, S_INT, 0,
         NULL },
+    [F_REJECTIONS] = { "aigw_rate_limit_rejections_total",
+        "Requests refused with 429 by route and code (rate_limit_exceeded, "
+        "quota_exceeded, too_many_failed_attempts, ...).", K_COUNTER, S_INT,
+        0, NULL },
+    [F_QUOTA] = { "aigw_quota",
+        "Quota balances as of the last settled request.", K_QUOTA, S_INT, 0,
+        NULL },
 };
 
 enum { ST_EMPTY, ST_CLAIMING, ST_READY };
@@ -108,8 +122,13 @@ struct proc {
     _Atomic int32_t pid;
     _Atomic int32_t threads;
     _Atomic int32_t busy;
+    _Atomic int32_t ledger_queued;       /* events waiting for the writer */
+    _Atomic int32_t ledger_state;        /* LEDGER_* bits */
     int32_t pad;
 };
+
+#define LEDGER_SPOOLING 1
+#define LEDGER_FAILING 2
 
 struct hdr {
     uint64_t magic;
@@ -117,6 +136,8 @@ struct hdr {
     uint64_t size;
     _Atomic uint32_t fam_count[NFAM];
     _Atomic uint64_t overflowed[NFAM];
+    _Atomic uint64_t all_busy;           /* a process's last thread taken */
+    _Atomic uint64_t ledger_spooled;     /* usage events written to spool */
     struct proc procs[NPROCS];
     struct series overflow[NFAM];
     struct series slots[];
@@ -124,6 +145,7 @@ struct hdr {
 
 static struct hdr *shm;
 static struct proc *me;
+static char spool_dir[4096];      /* for aigw_ledger_spool_bytes */
 
 int metrics_enabled(void)
 {
@@ -228,6 +250,8 @@ static struct proc *claim_proc(int threads)
              atomic_compare_exchange_strong(&p->pid, &cur, self))) {
             atomic_store(&p->threads, threads);
             atomic_store(&p->busy, 0);
+            atomic_store(&p->ledger_queued, 0);
+            atomic_store(&p->ledger_state, 0);
             return p;
         }
     }
@@ -244,6 +268,7 @@ int metrics_init(const struct config *cfg, int threads)
         snprintf(path, sizeof(path), "%s", cfg->obs.metrics_shm);
     else
         snprintf(path, sizeof(path), "%s/aigw-metrics.shm", cfg->spool_dir);
+    snprintf(spool_dir, sizeof(spool_dir), "%s", cfg->spool_dir);
     shm = map_file(path, (uint32_t)cfg->obs.max_series,
                    (uint32_t)cfg->obs.max_label_sets, 1);
     if (shm == NULL) {
@@ -255,13 +280,18 @@ int metrics_init(const struct config *cfg, int threads)
     if (me == NULL)
         log_warn(NULL, "metrics: process table full; this process's "
                  "threads are not in the saturation gauges");
+    quota_usage_hook = metrics_quota;
     return 0;
 }
 
 void metrics_request_begin(void)
 {
-    if (me != NULL)
-        atomic_fetch_add_explicit(&me->busy, 1, memory_order_relaxed);
+    /* the last free thread taken: connections arriving now wait in the
+     * web server's queue (or the socket backlog) until one finishes */
+    if (me != NULL &&
+        atomic_fetch_add_explicit(&me->busy, 1, memory_order_relaxed) + 1 >=
+            atomic_load_explicit(&me->threads, memory_order_relaxed))
+        atomic_fetch_add_explicit(&shm->all_busy, 1, memory_order_relaxed);
 }
 
 void metrics_request_end(void)
@@ -477,6 +507,12 @@ static void feed_errors(const struct usage_event *ev, const char *status)
     label(&l, "status", status);
     label(&l, "error_type", ev->error_type ? ev->error_type : "http_error");
     count(F_ERRORS, &l, 1);
+    if (ev->http_status == 429) {
+        l.n = 0;
+        label(&l, "route", str(ev->route));
+        label(&l, "code", ev->error_type ? ev->error_type : "");
+        count(F_REJECTIONS, &l, 1);
+    }
     if (ev->error_type != NULL && ev->provider != NULL &&
         strncmp(ev->error_type, "upstream_", 9) == 0) {
         l.n = 0;
@@ -541,6 +577,51 @@ void metrics_observe(const struct usage_event *ev)
     }
 }
 
+void metrics_quota(const char *subject_kind, const char *subject,
+                   const char *model, const char *unit, const char *period,
+                   int64_t used, int64_t limit)
+{
+    struct series *s;
+    struct lset l;
+
+    if (shm == NULL)
+        return;
+    l.n = 0;
+    label(&l, "subject_kind", subject_kind);
+    label(&l, "subject", subject);
+    label(&l, "model", model ? model : "*");
+    label(&l, "unit", unit);
+    label(&l, "period", period);
+    s = find(F_QUOTA, &l);
+    if (s == &shm->overflow[F_QUOTA])
+        return;            /* gauges of unrelated subjects do not sum */
+    /* last settlement wins: a balance only has one current value */
+    atomic_store_explicit(&s->v[Q_USED], (uint64_t)used,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->v[Q_LIMIT], (uint64_t)limit,
+                          memory_order_relaxed);
+}
+
+void metrics_ledger_state(size_t queued, int spooling, int failing)
+{
+    if (me == NULL)
+        return;
+    atomic_store_explicit(&me->ledger_queued,
+                          (int32_t)(queued > INT32_MAX ? INT32_MAX : queued),
+                          memory_order_relaxed);
+    atomic_store_explicit(&me->ledger_state,
+                          (spooling ? LEDGER_SPOOLING : 0) |
+                              (failing ? LEDGER_FAILING : 0),
+                          memory_order_relaxed);
+}
+
+void metrics_ledger_spooled(size_t n)
+{
+    if (shm != NULL)
+        atomic_fetch_add_explicit(&shm->ledger_spooled, n,
+                                  memory_order_relaxed);
+}
+
 /* --- exposition --------------------------------------------------------- */
 
 static void put_value(struct buf *o, enum scale sc, uint64_t v)
@@ -584,11 +665,59 @@ static void put_series(struct buf *o, const struct family_def *d,
              (unsigned long long)v[V_COUNT]);
 }
 
+static void put_gauge(struct buf *o, const char *name, struct series *s,
+                      int which)
+{
+    int64_t used = (int64_t)atomic_load(&s->v[Q_USED]);
+    int64_t limit = (int64_t)atomic_load(&s->v[Q_LIMIT]);
+
+    buf_addf(o, "%s{%.*s} ", name, (int)s->len, s->labels);
+    if (which == Q_USED)
+        buf_addf(o, "%lld\n", (long long)used);
+    else if (which == Q_LIMIT)
+        buf_addf(o, "%lld\n", (long long)limit);
+    else if (limit > 0)
+        buf_addf(o, "%.6f\n", (double)used / (double)limit);
+    else
+        buf_adds(o, used > 0 ? "+Inf\n" : "0\n");
+}
+
+/* The quota family as three gauges (used, limit, used / limit); its
+ * overflow series is not shown: balances of different subjects do not
+ * add up (aigw_metrics_overflow_total counts what it turned away). */
+static void render_quota(struct buf *o, int f)
+{
+    static const struct { const char *name, *help; } g[3] = {
+        { "aigw_quota_used", "Usage counted against a quota in its current "
+          "period (last settled request), in the quota's unit." },
+        { "aigw_quota_limit", "A quota's allowance for its current period "
+          "(limit plus this period's adjustment)." },
+        { "aigw_quota_used_ratio", "aigw_quota_used / aigw_quota_limit "
+          "(+Inf when the allowance is 0 and something was used)." },
+    };
+
+    for (int k = 0; k < 3; k++) {
+        buf_addf(o, "# HELP %s %s\n# TYPE %s gauge\n", g[k].name, g[k].help,
+                 g[k].name);
+        for (uint32_t i = 0; i < shm->nslots; i++) {
+            struct series *s = &shm->slots[i];
+
+            if (atomic_load_explicit(&s->state, memory_order_acquire) ==
+                    ST_READY && s->family == f)
+                put_gauge(o, g[k].name, s, k);
+        }
+    }
+}
+
 static void render_family(struct buf *o, int f)
 {
     const struct family_def *d = &fams[f];
     struct series *ov = &shm->overflow[f];
 
+    if (d->kind == K_QUOTA) {
+        render_quota(o, f);
+        return;
+    }
     buf_addf(o, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
              d->kind == K_COUNTER ? "counter" : "histogram");
     for (uint32_t i = 0; i < shm->nslots; i++) {
@@ -602,9 +731,81 @@ static void render_family(struct buf *o, int f)
         put_series(o, d, ov);
 }
 
+/* Bytes of usage waiting in this host's spool files for the database. */
+static long long spool_bytes(void)
+{
+    long long total = 0;
+    DIR *d = spool_dir[0] ? opendir(spool_dir) : NULL;
+    struct dirent *de;
+
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char p[4096 + 256];
+        struct stat st;
+
+        if (strncmp(de->d_name, "spool-", 6) != 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", spool_dir, de->d_name);
+        if (stat(p, &st) == 0)
+            total += st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+static void render_ledger(struct buf *o, long queued, int state)
+{
+    buf_addf(o,
+             "# HELP aigw_ledger_queued_events Usage events queued in worker "
+             "memory for the ledger writers.\n"
+             "# TYPE aigw_ledger_queued_events gauge\n"
+             "aigw_ledger_queued_events %ld\n"
+             "# HELP aigw_ledger_spooling 1 while some process spools usage "
+             "(PostgreSQL unreachable or slow; replayed later).\n"
+             "# TYPE aigw_ledger_spooling gauge\naigw_ledger_spooling %d\n"
+             "# HELP aigw_ledger_failing 1 while some process can store usage "
+             "neither in PostgreSQL nor in the spool (inference refused).\n"
+             "# TYPE aigw_ledger_failing gauge\naigw_ledger_failing %d\n"
+             "# HELP aigw_ledger_spooled_events_total Usage events written to "
+             "the spool instead of PostgreSQL.\n"
+             "# TYPE aigw_ledger_spooled_events_total counter\n"
+             "aigw_ledger_spooled_events_total %llu\n"
+             "# HELP aigw_ledger_spool_bytes Bytes in this host's spool files "
+             "waiting for replay.\n"
+             "# TYPE aigw_ledger_spool_bytes gauge\n"
+             "aigw_ledger_spool_bytes %lld\n",
+             queued, !!(state & LEDGER_SPOOLING), !!(state & LEDGER_FAILING),
+             (unsigned long long)atomic_load(&shm->ledger_spooled),
+             spool_bytes());
+}
+
+/* Per worker process: busy and serving threads, by pid. */
+static void render_per_proc(struct buf *o)
+{
+    static const char *const what[2] = { "threads_busy", "threads" };
+
+    for (int k = 0; k < 2; k++) {
+        buf_addf(o, "# HELP aigw_worker_process_%s %s per worker process.\n"
+                 "# TYPE aigw_worker_process_%s gauge\n", what[k],
+                 k == 0 ? "Busy serving threads" : "Serving threads",
+                 what[k]);
+        for (int i = 0; i < NPROCS; i++) {
+            struct proc *p = &shm->procs[i];
+            int32_t pid = atomic_load(&p->pid);
+
+            if (pid != 0 && pid_alive(pid))
+                buf_addf(o, "aigw_worker_process_%s{pid=\"%d\"} %d\n",
+                         what[k], (int)pid,
+                         (int)atomic_load(k == 0 ? &p->busy : &p->threads));
+        }
+    }
+}
+
 static void render_procs(struct buf *o)
 {
-    long procs = 0, threads = 0, busy = 0;
+    long procs = 0, threads = 0, busy = 0, queued = 0;
+    int state = 0;
 
     for (int i = 0; i < NPROCS; i++) {
         struct proc *p = &shm->procs[i];
@@ -615,6 +816,8 @@ static void render_procs(struct buf *o)
         procs++;
         threads += atomic_load(&p->threads);
         busy += atomic_load(&p->busy);
+        queued += atomic_load(&p->ledger_queued);
+        state |= atomic_load(&p->ledger_state);
     }
     buf_addf(o,
              "# HELP aigw_requests_in_flight Requests being served on this "
@@ -628,8 +831,16 @@ static void render_procs(struct buf *o)
              "# HELP aigw_worker_threads_busy Serving threads busy with a "
              "request (saturation: busy / threads).\n"
              "# TYPE aigw_worker_threads_busy gauge\n"
-             "aigw_worker_threads_busy %ld\n",
-             busy, procs, threads, busy);
+             "aigw_worker_threads_busy %ld\n"
+             "# HELP aigw_worker_all_busy_total Requests that took a worker "
+             "process's last free thread (connections arriving then wait in "
+             "the web server's queue).\n"
+             "# TYPE aigw_worker_all_busy_total counter\n"
+             "aigw_worker_all_busy_total %llu\n",
+             busy, procs, threads, busy,
+             (unsigned long long)atomic_load(&shm->all_busy));
+    render_per_proc(o);
+    render_ledger(o, queued, state);
 }
 
 static void render_self(struct buf *o)

@@ -9,6 +9,9 @@
 #ifndef AIGW_METRICS_H
 #define AIGW_METRICS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct buf;
 struct config;
 struct usage_event;
@@ -22,6 +25,17 @@ void metrics_request_begin(void);
 void metrics_request_end(void);
 /* Feeds one settled request: the single call from settle(). */
 void metrics_observe(const struct usage_event *ev);
+/* Sets the quota gauges of one balance (quota.h's quota_usage_hook,
+ * installed by metrics_init): used and limit in the quota's unit for the
+ * current period. model NULL: "*". */
+void metrics_quota(const char *subject_kind, const char *subject,
+                   const char *model, const char *unit, const char *period,
+                   int64_t used, int64_t limit);
+/* The ledger writer's state in this process (once per flush cycle):
+ * events queued in memory, spooling, failing. */
+void metrics_ledger_state(size_t queued, int spooling, int failing);
+/* n usage events went to the spool instead of PostgreSQL. */
+void metrics_ledger_spooled(size_t n);
 /* Appends the Prometheus text exposition of the host's metrics. */
 void metrics_render(struct buf *out);
 /* 1 when the segment is mapped. */

@@ -1,4 +1,5 @@
-/* GET {route}/models: the models the caller may use on this route. */
+/* GET {route}/models: the models the caller may use on this route, then
+ * the aliases and groups (routing.aliases) it can serve, each name once. */
 #ifndef AIGW_MODELS_H
 #define AIGW_MODELS_H
 

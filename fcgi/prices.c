@@ -118,22 +118,50 @@ static int undated(const char *name, char *out, size_t outsz)
     return 1;
 }
 
+/* The cost of the tokens at price p (pico-USD). */
+static int64_t cost_at(const struct price *p, int64_t in, int64_t cached,
+                       int64_t out)
+{
+    return (in - cached) * p->in +
+           cached * (p->cached >= 0 ? p->cached : p->in) + out * p->out;
+}
+
+/* model's price at ts, else its undated name's (caller holds the lock) */
+static const struct price *find_model(const char *model, int64_t ts)
+{
+    const struct price *p = find(model, ts);
+    char base[160];
+
+    if (p == NULL && model != NULL && undated(model, base, sizeof(base)))
+        p = find(base, ts);
+    return p;
+}
+
 int64_t prices_cost(const struct usage_event *ev)
 {
     const struct price *p;
-    char base[sizeof(ev->served_model)];
-    int64_t cached = ev->cached_tokens, cost = -1;
+    int64_t cost = -1;
 
     pthread_rwlock_rdlock(&lock);
-    p = find(ev->served_model, ev->ts_unix_us);
-    if (p == NULL && undated(ev->served_model, base, sizeof(base)))
-        p = find(base, ev->ts_unix_us);
+    p = find_model(ev->served_model, ev->ts_unix_us);
     if (p == NULL)
         p = find(ev->requested_model, ev->ts_unix_us);
     if (p != NULL)
-        cost = (ev->prompt_tokens - cached) * p->in +
-               cached * (p->cached >= 0 ? p->cached : p->in) +
-               ev->completion_tokens * p->out;
+        cost = cost_at(p, ev->prompt_tokens, ev->cached_tokens,
+                       ev->completion_tokens);
+    pthread_rwlock_unlock(&lock);
+    return cost;
+}
+
+int64_t prices_cost_model(const char *model, int64_t ts_us, int64_t in,
+                          int64_t cached, int64_t out)
+{
+    const struct price *p;
+    int64_t cost = -1;
+
+    pthread_rwlock_rdlock(&lock);
+    if ((p = find_model(model, ts_us)) != NULL)
+        cost = cost_at(p, in, cached, out);
     pthread_rwlock_unlock(&lock);
     return cost;
 }

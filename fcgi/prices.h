@@ -17,6 +17,10 @@ int prices_refresh(void *conn);
 /* The event's cost in pico-USD, or -1 when its model has no price or no
  * copy was loaded yet. */
 int64_t prices_cost(const struct usage_event *ev);
+/* The same for model (served or requested name) at ts_us with these
+ * tokens (in includes cached): pico-USD, or -1 when it has no price. */
+int64_t prices_cost_model(const char *model, int64_t ts_us, int64_t in,
+                          int64_t cached, int64_t out);
 void prices_free(void);
 
 #endif

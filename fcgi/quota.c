@@ -13,7 +13,13 @@
 #include "db.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "plan.h"
+#include "prices.h"
+#include "quota_global.h"
 #include "quota_headers.h"
+#include "quota_lease.h"
+#include "quota_units.h"
+#include "quota_webhook.h"
 #include "quotacfg.h"
 #include "ratelimit.h"
 #include "request.h"
@@ -34,19 +40,16 @@ struct quota_take {
 struct quota_req {
     char request_id[37];
     int pg;                      /* a PostgreSQL reservation to settle */
+    int lease;                   /* reservations on host leases */
     int64_t est_in, est_out;
+    char model[129];             /* the requested model (usd, weights) */
     size_t n;
     struct quota_take t[QUOTA_MAX_LOCAL];
     char headers[1024];
 };
 
-/* The limit a refused request hit. */
-struct quota_hit {
-    char kind[64], subject[160], unit[16], period[8];
-    int64_t limit, used, need, reset_at;
-};
-
 quota_threshold_fn quota_threshold_hook;
+quota_usage_fn quota_usage_hook;
 
 static _Thread_local struct quota_req qr;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -59,7 +62,9 @@ static void init_once(void)
     char path[4096];
 
     clock_file = getenv("AIGW_TEST_CLOCK_FILE");
-    if (q->n_limits == 0)
+    if (q->enabled && q->leases)
+        qg_init(gcfg);
+    if (q->n_limits == q->n_global)
         return;
     if (q->shm_path != NULL)
         snprintf(path, sizeof(path), "%s", q->shm_path);
@@ -94,21 +99,11 @@ int64_t quota_now_s(void)
     return ts.tv_sec;
 }
 
-static int64_t amount(int unit, int64_t in, int64_t out, int64_t req)
-{
-    switch (unit) {
-    case QU_REQUESTS: return req;
-    case QU_INPUT: return in;
-    case QU_OUTPUT: return out;
-    default: return in + out;
-    }
-}
+static int64_t period_s(const char *p);
 
-static int unit_of(const char *s)
+int64_t quota_period_s(const char *period)
 {
-    return strcmp(s, "requests") == 0 ? QU_REQUESTS
-         : strcmp(s, "input_tokens") == 0 ? QU_INPUT
-         : strcmp(s, "output_tokens") == 0 ? QU_OUTPUT : QU_TOTAL;
+    return period_s(period);
 }
 
 static int64_t period_s(const char *p)
@@ -123,8 +118,11 @@ static const char *window_name(int64_t w)
     return w == 1 ? "second" : w == 60 ? "minute" : "hour";
 }
 
-static int local_matches(const struct quota_local *l, const char *vals[QD_N])
+static int local_matches(const struct quota_local *l, const char *vals[QD_N],
+                         const struct plan *plan)
 {
+    if (l->plan != NULL && (plan == NULL || strcmp(l->plan, plan->name) != 0))
+        return 0;                 /* another plan's limit */
     for (int d = 0; d < QD_N; d++)
         if (l->match[d] != NULL && strcmp(l->match[d], vals[d]) != 0)
             return 0;
@@ -151,17 +149,19 @@ static void local_undo(void)
 /* Takes from every matching local limit. 0, or -1 with *hit filled (and
  * what was taken given back). */
 static int local_admit(const struct quota_settings *q, const char *vals[QD_N],
-                       int64_t now, struct qh_state *hs, struct quota_hit *hit)
+                       const struct plan *plan, int64_t now,
+                       struct qh_state *hs, struct quota_hit *hit)
 {
     for (size_t i = 0; i < q->n_limits && rl_ready(); i++) {
         const struct quota_local *l = &q->limits[i];
-        int64_t amt = amount(l->unit, qr.est_in, qr.est_out, 1), used;
+        int64_t amt = quota_amount(l->unit, vals[QD_MODEL], qr.est_in, 0,
+                                   qr.est_out, 1), used;
         uint64_t key;
         uint32_t win;
         int rc;
 
-        if (!local_matches(l, vals))
-            continue;
+        if (l->global || !local_matches(l, vals, plan))
+            continue;             /* global: PostgreSQL leases */
         key = local_key(l, vals);
         rc = rl_take(key, now, l->window_s, l->limit, amt, &used, &win);
         qh_note(hs, l->unit == QU_REQUESTS, l->limit, l->limit - used,
@@ -202,7 +202,8 @@ static void hit_from_row(PGresult *res, int i, struct quota_hit *hit)
     hit->limit = strtoll(PQgetvalue(res, i, 4), NULL, 10);
     hit->used = strtoll(PQgetvalue(res, i, 5), NULL, 10);
     hit->reset_at = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-    hit->need = amount(unit_of(hit->unit), qr.est_in, qr.est_out, 1);
+    hit->need = quota_amount(quota_unit_of(hit->unit), qr.model, qr.est_in,
+                             0, qr.est_out, 1);
 }
 
 /* One round trip. 0 reserved (or nothing applies), -1 refused (*hit),
@@ -303,7 +304,9 @@ static void refuse(struct request *r, const struct quota_hit *h,
              h->period, h->limit, h->used, iso);
     r->ev.http_status = 429;
     r->ev.error_type = code;
-    if (buf_error(&b) == 0)
+    if (r->error_out != NULL)         /* another API's error shape */
+        r->error_out(r, 429, code, msg, hdr);
+    else if (buf_error(&b) == 0)
         req_send_json(r, 429, b.ptr, b.len, hdr);
     buf_release(&b);
 }
@@ -350,18 +353,24 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     ensure_init(r->w->cfg);
     memset(qr.request_id, 0, sizeof(qr.request_id));
     qr.pg = 0;
+    qr.lease = 0;
     qr.n = 0;
     if (!q->enabled && q->n_limits == 0)
         return 0;
+    quota_units_bind(&q->weights);
     now = quota_now_s();
     fill_vals(r, model, vals);
+    usage_set(qr.model, sizeof(qr.model), vals[QD_MODEL]);
     qr.est_in = (int64_t)r->body_len / q->chars_per_token + 8;
     qr.est_out = completion_estimate(req, embeddings);
-    if (local_admit(q, vals, now, &hs, &hit) < 0) {
+    if (local_admit(q, vals, plan_of(r), now, &hs, &hit) < 0) {
         refuse(r, &hit, &hs, now);
         return -1;
     }
-    rc = q->enabled ? pg_admit(r, vals, now, &hs, &hit) : 0;
+    qr.lease = q->enabled && q->leases && ql_ready();
+    rc = !q->enabled ? 0 : qr.lease   /* no lease table: per request */
+       ? qg_admit(r, vals, qr.est_in, qr.est_out, now, &hs, &hit)
+       : pg_admit(r, vals, now, &hs, &hit);
     if (rc == -1 || (rc == -2 && !q->fail_open)) {
         local_undo();
         if (rc == -1) {
@@ -378,9 +387,48 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     return 0;
 }
 
+int quota_degrade(struct request *r, const char *model,
+                  struct quota_degrade *d)
+{
+    const struct quota_settings *q = r->w->cfg->quotas;
+    const struct plan *plan;
+    const char *vals[QD_N];
+    int64_t now;
+
+    memset(d, 0, sizeof(*d));
+    if (q->n_limits == 0)
+        return 0;
+    ensure_init(r->w->cfg);
+    fill_vals(r, model, vals);
+    plan = plan_of(r);
+    now = quota_now_s();
+    for (size_t i = 0; i < q->n_limits && rl_ready(); i++) {
+        const struct quota_local *l = &q->limits[i];
+        int64_t used;
+
+        if (l->degrade_pct == 0 || !local_matches(l, vals, plan) ||
+            (l->degrade_max_tokens == 0 && model != NULL &&
+             strcmp(l->degrade_model, model) == 0))
+            continue;             /* off, not ours, or already degraded */
+        used = rl_peek(local_key(l, vals), now, l->window_s);
+        if (used * 100 < (int64_t)l->degrade_pct * l->limit)
+            continue;
+        d->model = l->degrade_model;
+        d->max_tokens = l->degrade_max_tokens;
+        snprintf(r->ev.degraded, sizeof(r->ev.degraded), "limit=%.64s "
+                 "used_pct=%" PRId64 "%s%.100s%s%.0ld", l->name,
+                 l->limit > 0 ? used * 100 / l->limit : 100,
+                 d->model ? " model=" : "", d->model ? d->model : "",
+                 d->max_tokens ? " max_tokens=" : "", d->max_tokens);
+        return 1;
+    }
+    return 0;
+}
+
 static const char sql_settle[] =
     "SELECT subject_kind, subject, unit, period, limit_value, used_before, "
-    "used_after, threshold_pct FROM aigw_quota_settle($1::uuid, $2::bigint, "
+    "used_after, threshold_pct, (SELECT model FROM quota_limits l WHERE "
+    "l.id = limit_id) FROM aigw_quota_settle($1::uuid, $2::bigint, "
     "$3::bigint, $4::bigint)";
 
 static void threshold_event(PGresult *res, int i, const char *rid)
@@ -403,12 +451,26 @@ static void threshold_event(PGresult *res, int i, const char *rid)
     buf_addf(&b, ",\"unit\":\"%s\",\"period\":\"%s\",\"threshold_pct\":%"
              PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}",
              PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), pct, after, lim);
-    if (buf_error(&b) == 0)
+    if (buf_error(&b) == 0) {
         log_line(b.ptr, b.len);
+        if (gcfg->quotas->threshold_webhook != NULL)  /* queued, not sent */
+            quota_webhook_post(gcfg->quotas, b.ptr, b.len);
+    }
     buf_release(&b);
     if (quota_threshold_hook != NULL)
         quota_threshold_hook(kind, subj, PQgetvalue(res, i, 2),
                              PQgetvalue(res, i, 3), after, lim);
+}
+
+/* The balance after a settlement, to the quota gauges. */
+static void report_balance(PGresult *res, int i)
+{
+    if (quota_usage_hook != NULL)
+        quota_usage_hook(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                         PQgetvalue(res, i, 8), PQgetvalue(res, i, 2),
+                         PQgetvalue(res, i, 3),
+                         strtoll(PQgetvalue(res, i, 6), NULL, 10),
+                         strtoll(PQgetvalue(res, i, 4), NULL, 10));
 }
 
 static void pg_settle(struct request *r, int64_t in, int64_t out,
@@ -435,24 +497,41 @@ static void pg_settle(struct request *r, int64_t in, int64_t out,
         log_warn(r->request_id, "quota settle: %s", PQerrorMessage(c));
         db_failed(db);
     } else {
-        for (int i = 0; i < PQntuples(res); i++)
+        for (int i = 0; i < PQntuples(res); i++) {
             threshold_event(res, i, r->request_id);
+            report_balance(res, i);
+        }
     }
     PQclear(res);
+}
+
+/* The model the real usage is counted at: the served one, else (as the
+ * ledger prices rows) the requested one when only that has a price. */
+static const char *settle_model(const struct usage_event *ev)
+{
+    if (ev->served_model[0] == '\0')
+        return qr.model;
+    if (prices_cost_model(ev->served_model, ev->ts_unix_us, 0, 0, 0) < 0 &&
+        prices_cost_model(qr.model, ev->ts_unix_us, 0, 0, 0) >= 0)
+        return qr.model;
+    return ev->served_model;
 }
 
 void quota_settle(struct request *r)
 {
     const struct usage_event *ev = &r->ev;
     int called = ev->upstream_status != 0;
-    int64_t in = 0, out = 0;
+    int64_t in = 0, out = 0, cached = 0;
+    const char *model = qr.n > 0 ? settle_model(ev) : NULL;
 
     if (qr.request_id[0] == '\0' ||
         strcmp(qr.request_id, r->request_id) != 0)
         return;
+    quota_units_bind(&r->w->cfg->quotas->weights);
     if (ev->has_usage) {
         in = ev->prompt_tokens;
         out = ev->completion_tokens;
+        cached = ev->cached_tokens;
     } else if (called) {          /* no usage reported: the estimate */
         in = qr.est_in;
         out = ev->completion_tokens > 0 ? ev->completion_tokens : qr.est_out;
@@ -460,12 +539,21 @@ void quota_settle(struct request *r)
     for (size_t i = 0; i < qr.n; i++)
         if (qr.t[i].unit != QU_REQUESTS)
             rl_adjust(qr.t[i].key, qr.t[i].win,
-                      amount(qr.t[i].unit, in, out, 1) - qr.t[i].amount);
+                      quota_amount(qr.t[i].unit, model, in, cached, out, 1) -
+                      qr.t[i].amount);
     if (qr.pg)
         pg_settle(r, in, out, called ? 1 : 0);
+    if (qr.lease)
+        qg_settle(in, cached, out, called ? 1 : 0);
     qr.request_id[0] = '\0';
     qr.n = 0;
     qr.pg = 0;
+    qr.lease = 0;
+}
+
+void quota_stop(void)
+{
+    ql_release_all();
 }
 
 /* --- GET /v1/usage ---------------------------------------------------- */
@@ -508,6 +596,7 @@ static void usage_local(struct request *r, struct buf *b, int *first,
                         int64_t now)
 {
     const struct quota_settings *q = r->w->cfg->quotas;
+    const struct plan *plan = plan_of(r);
     const char *vals[QD_N];
 
     fill_vals(r, NULL, vals);
@@ -515,8 +604,8 @@ static void usage_local(struct request *r, struct buf *b, int *first,
         const struct quota_local *l = &q->limits[i];
         int64_t used;
 
-        if (l->match[QD_MODEL] != NULL || (l->per & (1u << QD_MODEL)) ||
-            !local_matches(l, vals))
+        if (l->global || l->match[QD_MODEL] != NULL ||
+            (l->per & (1u << QD_MODEL)) || !local_matches(l, vals, plan))
             continue;             /* per-model limits: see the headers */
         used = rl_peek(local_key(l, vals), now, l->window_s);
         add_entry(b, first, "local", "local", l->name, "*",
@@ -574,6 +663,8 @@ void quota_usage_handle(struct request *r)
     buf_add_json_str(&b, r->ev.group_id, strlen(r->ev.group_id));
     buf_adds(&b, ",\"limits\":[");
     usage_local(r, &b, &first, now);
+    if (r->w->cfg->quotas->enabled && ql_ready())
+        ql_push_all(&r->w->db);   /* balances up to date, not batched */
     if (r->w->cfg->quotas->enabled && usage_global(r, &b, &first, now) < 0) {
         buf_release(&b);
         req_error(r, 503, "server_error", "quota_unavailable",

@@ -26,9 +26,23 @@ int quota_admit(struct request *r, const char *model,
 /* 1 when quota_admit() applies limits under this configuration (and so
  * reads the request's max tokens); 0: it admits without looking. */
 int quota_active(const struct config *cfg);
+/* Degrade before the wall: when the caller has used at least a local
+ * limit's degrade share (quotas.limits[].degrade), what to do instead of
+ * being refused later. model: NULL to keep the requested one. */
+struct quota_degrade {
+    const char *model;           /* borrowed from the configuration */
+    long max_tokens;             /* cap the completion; 0: no cap */
+};
+/* 1 when the request is to be degraded (*d filled, r->ev.degraded says
+ * how and why), else 0. Called before quota_admit(). */
+int quota_degrade(struct request *r, const char *model,
+                  struct quota_degrade *d);
 /* Settles the request's reservation from r->ev; a no-op when nothing was
  * reserved. */
 void quota_settle(struct request *r);
+/* Shutdown: pushes consumed usage and gives back this host's unused
+ * quota leases (quota_lease.h). */
+void quota_stop(void);
 /* GET /v1/usage: the caller's limits, used, remaining, reset times. */
 void quota_usage_handle(struct request *r);
 /* Now in unix seconds: the wall clock, or the test clock when the
@@ -43,5 +57,15 @@ typedef void (*quota_threshold_fn)(const char *subject_kind,
                                    const char *period, int64_t used,
                                    int64_t limit);
 extern quota_threshold_fn quota_threshold_hook;
+
+/* Called for every quota balance a settled request counted against, with
+ * the balance after it (used, and the period's allowance: limit plus
+ * adjustments; model "*" for all models): the quota gauges (metrics.c
+ * installs it). NULL: none. */
+typedef void (*quota_usage_fn)(const char *subject_kind, const char *subject,
+                               const char *model, const char *unit,
+                               const char *period, int64_t used,
+                               int64_t limit);
+extern quota_usage_fn quota_usage_hook;
 
 #endif

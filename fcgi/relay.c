@@ -10,12 +10,14 @@
 
 #include "buf.h"
 #include "authcfg.h"
+#include "capture.h"
 #include "circuit.h"
 #include "config.h"
 #include "failover.h"
 #include "jscan.h"
 #include "jsonutil.h"
 #include "log.h"
+#include "plan.h"
 #include "rbac.h"
 #include "providers/oai.h"
 #include "quota.h"
@@ -86,6 +88,8 @@ static int client_chunk(void *ud, const char *json, size_t len,
         json = rw.ptr;
         len = rw.len;
     }
+    if (!usage_only)
+        capture_chunk(x->r, json, len);      /* off: one check */
     if (x->guard.set != NULL)          /* guardrails check the stream */
         rc = guard_relay_chunk(x, json, len, usage_only);
     else
@@ -250,6 +254,8 @@ static void relay_reply(struct relay_io *io,
             }
             buf_release(&rw);
         }
+        capture_reply(x->r, w->out.len ? w->out.ptr : w->resp.ptr,
+                      w->out.len ? w->out.len : w->resp.len);
         if (w->out.len > 0) {
             if (guard_relay_reply(x, w->out.ptr, w->out.len) == 0)
                 x->fe->reply(x, w->out.ptr, w->out.len);
@@ -396,20 +402,26 @@ static int may_call(const struct fo_cand *c, size_t i, size_t n)
     }
 }
 
-/* Records the outcome for the circuit breaker and Retry-After. */
+/* Records the outcome for the circuit breaker (logging an ejection) and
+ * Retry-After. */
 static void judge(const struct config *cfg, const struct backend *be,
-                  const struct upstream_result *res)
+                  const struct upstream_result *res, const char *req_id)
 {
-    int failures, bad;
-    long open_ms, ra;
+    struct circuit_ejection ej;
+    int bad;
+    long ra;
 
-    failover_circuit(cfg, be, &failures, &open_ms);
     bad = res->fail == UP_CONNECT || res->fail == UP_TIMEOUT ||
           res->fail == UP_BROKEN ||
           (res->fail == UP_OK && res->status >= 500);
-    circuit_result(be->name, !bad, failures, open_ms);
+    if (circuit_result(be->name, !bad, failover_circuit(cfg, be), &ej) > 0)
+        log_warn(req_id, "circuit: backend %s ejected for %ld ms "
+                 "(ejection %d in a row; %s %d of %d)", be->name, ej.ms,
+                 ej.count, ej.by_rate ? "error rate: failed" :
+                 "consecutive failures:", ej.fails, ej.total);
     if (res->status == 429 || res->status == 503) {
-        ra = failover_retry_after_ms(cfg->routing, res->retry_after);
+        ra = failover_retry_after_ms(cfg->routing, res->retry_after,
+                                     (long)time(NULL));
         if (ra > 0)
             circuit_hold(be->name, ra);
     }
@@ -455,7 +467,7 @@ static void relay_attempts(struct relay *x, const struct route *rt,
                               ? x->p.model : NULL;
         call_upstream(x, &io, &res);
         circuit_leave(c[i].be->name, cap);
-        judge(cfg, c[i].be, &res);
+        judge(cfg, c[i].be, &res, r->request_id);
         pending = 1;
         if (r->headers_sent || io.too_big || r->client_gone ||
             !failover_retryable(rs, res.fail, res.status) ||
@@ -508,6 +520,25 @@ static size_t allowed(struct request *r, const struct route *rt,
     return k;
 }
 
+/* Degrade: the completion capped at cap tokens (quota.c). */
+static void cap_max_tokens(json_object *req, long cap)
+{
+    static const char *const keys[] = { "max_completion_tokens",
+                                        "max_tokens" };
+    int seen = 0;
+
+    for (int i = 0; i < 2; i++) {
+        int64_t v = jget_int(req, keys[i], -1);
+
+        if (v >= 0)
+            seen = 1;
+        if (v < 0 ? 0 : v > cap)
+            jadd(req, keys[i], json_object_new_int64(cap));
+    }
+    if (!seen)
+        jadd(req, "max_tokens", json_object_new_int64(cap));
+}
+
 /* The openai frontend only validates the body: does anything here need
  * it as a json-c tree? Everything that reads or rewrites the request does
  * (streams, guards, quotas, body transforms, a candidate serving another
@@ -531,6 +562,7 @@ void relay_handle(struct request *r, const struct route *rt,
                   enum provider_op op, const struct frontend *fe)
 {
     struct relay x = { .r = r, .fe = fe };
+    struct quota_degrade deg = { NULL, 0 };
     json_object *req = NULL, *asked = NULL;
     const char *body_model;
     struct fo_cand cands[FO_MAX_CANDS];
@@ -551,6 +583,13 @@ void relay_handle(struct request *r, const struct route *rt,
               x.p.model);
     r->ev.stream = x.p.stream;
     r->ev.operation = op == PROV_EMBED ? "embeddings" : "chat";
+    if (!plan_allows_model(r, x.p.model)) {     /* plan.c */
+        fail(&x, 403, "model_not_allowed", "Your plan does not include "
+             "this model.");
+        goto out;
+    }
+    if (quota_degrade(r, x.p.model, &deg) && deg.model != NULL)
+        x.p.model = deg.model;       /* degrade before the wall (quota.c) */
     n = failover_candidates(r->w->cfg, rt, x.p.model, cands, FO_MAX_CANDS,
                             &seed, &aliased);
     if (n == 0) {
@@ -579,15 +618,18 @@ void relay_handle(struct request *r, const struct route *rt,
     asked = json_object_get(json_object_object_get(req, "model"));
     body_model = asked != NULL ? json_object_get_string(asked)
                : req == NULL ? x.p.model_buf : NULL;
+    if (deg.max_tokens > 0 && req != NULL)
+        cap_max_tokens(req, deg.max_tokens);
     if (quota_admit(r, x.p.model, req, op == PROV_EMBED) < 0)
         goto out;                /* 429: a rate limit or quota (quota.c) */
     r->ev.backend = cands[0].be->name;
     r->ev.provider = cands[0].be->provider;
     if (guard_relay_request(&x, req) < 0)   /* blocked: no provider call */
         goto out;
-    modified = x.guard.modified;            /* masked: rebuild the body */
+    modified = x.guard.modified || deg.max_tokens > 0;  /* rebuild */
     if (transform_body(rt->ext ? rt->ext->xf : NULL, req, r))
         modified = 1;
+    capture_request(r, req);     /* the prompt as sent (capture.c) */
     relay_attempts(&x, rt, cands, n, req, modified, body_model, &seed);
 out:
     guard_relay_finish(&x);

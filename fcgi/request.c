@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 
@@ -49,6 +50,29 @@ int req_flush(struct request *r)
     return 0;
 }
 
+/* Writes CRLF-terminated header lines, leaving out those the route
+ * drops (response_headers.remove). */
+static int write_lines(struct request *r, const char *p)
+{
+    if (r->route_drop == NULL)
+        return req_write(r, p, strlen(p));
+    while (*p) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) + 2 : strlen(p);
+        int keep = 1;
+
+        for (const char *const *d = r->route_drop; *d && keep; d++) {
+            size_t n = strlen(*d);
+
+            keep = !(strncasecmp(p, *d, n) == 0 && p[n] == ':');
+        }
+        if (keep && req_write(r, p, len) < 0)
+            return -1;
+        p += len;
+    }
+    return 0;
+}
+
 int req_start(struct request *r, int status, const char *content_type,
               const char *extra)
 {
@@ -59,15 +83,14 @@ int req_start(struct request *r, int status, const char *content_type,
         return 0;
     r->headers_sent = 1;
     r->status = status;
-    n = snprintf(head, sizeof(head),
-                 "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n",
-                 status, reason(status), content_type, r->request_id);
-    if (req_write(r, head, (size_t)n) < 0 ||
-        req_write(r, extra, strlen(extra)) < 0 ||
-        (r->extra_headers != NULL &&
-         req_write(r, r->extra_headers, strlen(r->extra_headers)) < 0) ||
-        (r->route_headers != NULL &&
-         req_write(r, r->route_headers, strlen(r->route_headers)) < 0))
+    n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\n",
+                 status, reason(status), content_type);
+    if (req_write(r, head, (size_t)n) < 0)
+        return -1;
+    snprintf(head, sizeof(head), "X-Request-Id: %s\r\n", r->request_id);
+    if (write_lines(r, head) < 0 || write_lines(r, extra) < 0 ||
+        (r->extra_headers != NULL && write_lines(r, r->extra_headers) < 0) ||
+        (r->route_headers != NULL && write_lines(r, r->route_headers) < 0))
         return -1;
     return req_write(r, "\r\n", 2);
 }
@@ -94,6 +117,10 @@ void req_error(struct request *r, int status, const char *type,
 {
     struct buf b = BUF_INIT(8192);
 
+    if (r->error_out != NULL) {      /* e.g. Anthropic's shape */
+        r->error_out(r, status, code ? code : type, msg, "");
+        return;
+    }
     buf_adds(&b, "{\"error\":{\"message\":");
     buf_add_json_str(&b, msg, strlen(msg));
     buf_adds(&b, ",\"type\":");

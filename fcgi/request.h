@@ -52,10 +52,16 @@ struct request {
     int headers_sent;
     const char *route_headers;   /* "Name: v\r\n" lines added to the
                                     response (transform.c); borrowed */
+    const char *const *route_drop;  /* header names not sent (NULL-ended;
+                                       transform.c); borrowed; NULL */
     int client_gone;
     int status;              /* sent to the client */
     const char *extra_headers;  /* CRLF-terminated lines added to the
                                    response (rate-limit headers); NULL */
+    /* Answers errors in another API's shape (the Anthropic Messages path:
+     * gateway.c); NULL: OpenAI's. extra: "" or CRLF-terminated lines. */
+    void (*error_out)(struct request *r, int status, const char *code,
+                      const char *msg, const char *extra);
 
     struct worker *w;        /* the serving thread's handles; borrowed */
     const struct identity *ident;  /* the caller, once authenticated */

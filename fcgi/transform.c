@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
+#include "auth_jwt.h"
 #include "buf.h"
 #include "jsonutil.h"
 #include "request.h"
@@ -27,6 +29,8 @@ struct transform {
     char **del;
     size_t n_del;
     char *resp_headers;     /* "Name: v\r\n" lines, or NULL */
+    char **resp_del;        /* names not sent to the client; NULL-ended */
+    size_t n_resp_del;
     long max_tokens_cap;    /* 0: none */
     int force_user;
     json_object *prepend;   /* held: messages */
@@ -91,14 +95,35 @@ static json_object *held(json_object *o, const char *key, json_type t)
     return json_object_get(v);
 }
 
-/* response_headers.set: fixed lines added to every response. */
+/* The headers a route may not drop: the response would break. */
+static int essential(const char *name)
+{
+    return strcasecmp(name, "status") == 0 ||
+           strcasecmp(name, "content-type") == 0 ||
+           strcasecmp(name, "content-length") == 0 ||
+           strcasecmp(name, "transfer-encoding") == 0;
+}
+
+/* response_headers: set (fixed lines added to every response) and remove
+ * (names the gateway would send that the client must not see). */
 static int load_resp_headers(struct transform *x, json_object *h)
 {
     json_object *set;
     struct buf b = BUF_INIT(16384);
 
-    if (!json_object_object_get_ex(h, "set", &set) ||
-        !json_object_is_type(set, json_type_object))
+    if (names(h, "remove", &x->resp_del, &x->n_resp_del) < 0)
+        return -1;
+    if (x->resp_del != NULL) {      /* NULL-terminated for request.c */
+        x->resp_del = xrealloc(x->resp_del,
+                               (x->n_resp_del + 1) * sizeof(char *));
+        x->resp_del[x->n_resp_del] = NULL;
+        for (size_t i = 0; i < x->n_resp_del; i++)
+            if (essential(x->resp_del[i]))
+                return -1;
+    }
+    if (!json_object_object_get_ex(h, "set", &set))
+        return x->resp_del != NULL ? 0 : -1;
+    if (!json_object_is_type(set, json_type_object))
         return -1;
     json_object_object_foreach(set, k, v) {
         const char *vs = json_object_get_string(v);
@@ -116,6 +141,11 @@ static int load_resp_headers(struct transform *x, json_object *h)
     }
     x->resp_headers = buf_detach(&b, NULL);
     return 0;
+}
+
+const char *const *transform_response_drop(const struct transform *x)
+{
+    return x != NULL ? (const char *const *)x->resp_del : NULL;
 }
 
 const char *transform_response_headers(const struct transform *x)
@@ -143,7 +173,8 @@ int transform_load(struct transform **out, json_object *o, const char *where,
     if (json_object_object_get_ex(t, "response_headers", &h) &&
         load_resp_headers(x, h) < 0)
         return bad(err, errsz, where, "response_headers: set is an object "
-                   "of fixed header values without line breaks");
+                   "of fixed header values without line breaks, remove a "
+                   "list of names (not Content-Type or Content-Length)");
     if (json_object_object_get_ex(t, "body", &b)) {
         x->set = held(b, "set", json_type_object);
         x->dflt = held(b, "default", json_type_object);
@@ -174,6 +205,9 @@ void transform_free(struct transform *x)
         free(x->hdel[i]);
     for (size_t i = 0; i < x->n_del; i++)
         free(x->del[i]);
+    for (size_t i = 0; i < x->n_resp_del; i++)
+        free(x->resp_del[i]);
+    free(x->resp_del);
     free(x->hset);
     free(x->hdel);
     free(x->resp_headers);
@@ -185,7 +219,41 @@ void transform_free(struct transform *x)
     free(x);
 }
 
-/* Expands {{field}} from the request's identity and ids. */
+/* The caller's JWT claim at path (dots descend, as in rbac rules) as
+ * text: strings as they are, numbers and booleans in JSON, an array's
+ * scalars joined by commas; nothing for objects or API-key callers. */
+static void add_claim(struct buf *b, const struct request *r,
+                      const char *path, size_t n)
+{
+    char p[256];
+    json_object *v;
+
+    if (r->ident == NULL || r->ident->claims == NULL || n == 0 ||
+        n >= sizeof(p))
+        return;
+    memcpy(p, path, n);
+    p[n] = '\0';
+    if ((v = jwt_claim(r->ident->claims, p)) == NULL ||
+        json_object_is_type(v, json_type_object))
+        return;
+    if (!json_object_is_type(v, json_type_array)) {
+        buf_adds(b, json_object_get_string(v));
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(v); i++) {
+        json_object *e = json_object_array_get_idx(v, i);
+
+        if (e == NULL || json_object_is_type(e, json_type_object) ||
+            json_object_is_type(e, json_type_array))
+            continue;
+        if (i > 0)
+            buf_addc(b, ',');
+        buf_adds(b, json_object_get_string(e));
+    }
+}
+
+/* Expands {{field}} from the request's identity and ids, and
+ * {{claim.PATH}} from the caller's JWT claims. */
 static void expand(struct buf *b, const char *t, const struct request *r)
 {
     while (*t) {
@@ -199,6 +267,11 @@ static void expand(struct buf *b, const char *t, const struct request *r)
         }
         buf_add(b, t, (size_t)(s - t));
         n = (size_t)(e - s - 2);
+        t = e + 2;
+        if (n > 6 && memcmp(s + 2, "claim.", 6) == 0) {
+            add_claim(b, r, s + 8, n - 6);
+            continue;
+        }
 #define IS(k) (n == sizeof(k) - 1 && memcmp(s + 2, k, n) == 0)
         if (IS("user_id"))
             v = r->ev.user_id;
@@ -212,7 +285,6 @@ static void expand(struct buf *b, const char *t, const struct request *r)
             v = r->request_id;
 #undef IS
         buf_adds(b, v ? v : "");
-        t = e + 2;
     }
 }
 

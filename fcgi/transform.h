@@ -1,6 +1,7 @@
-/* Per-route request transformations: headers to the provider (set with
- * {{user_id}}/{{group_id}}/{{api_key_id}}/{{route}}/{{request_id}}
- * templates, remove), body fields (defaults, overrides, removal, a
+/* Per-route transformations: headers to the provider (set with
+ * {{user_id}}/{{group_id}}/{{api_key_id}}/{{route}}/{{request_id}} and
+ * {{claim.PATH}} (the caller's JWT claims) templates, remove), headers to
+ * the client (set, remove), body fields (defaults, overrides, removal, a
  * max_tokens cap, forcing "user") and prompt enrichment (messages
  * prepended or appended, templated the same way). */
 #ifndef AIGW_TRANSFORM_H
@@ -25,6 +26,8 @@ int transform_body(const struct transform *xf, struct json_object *req,
                    const struct request *r);
 /* The response_headers.set lines ("Name: v\r\n"), or NULL. */
 const char *transform_response_headers(const struct transform *xf);
+/* The response_headers.remove names (NULL-terminated), or NULL. */
+const char *const *transform_response_drop(const struct transform *xf);
 /* Applies the header rules to the upstream headers; returns the list
  * (hdrs is consumed). */
 struct curl_slist *transform_headers(const struct transform *xf,

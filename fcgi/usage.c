@@ -141,6 +141,8 @@ static void add_common(const struct usage_event *ev, struct buf *b)
         ADD_STR(b, ",\"guardrail\":", ev->guardrail);
     if (ev->attempts > 1)            /* failover (relay.c) */
         ADD_INT(b, ",\"attempts\":", ev->attempts);
+    if (ev->degraded[0] != '\0')     /* degrade before the wall */
+        ADD_STR(b, ",\"degraded\":", ev->degraded);
 }
 
 static void add_ledger_tail(const struct usage_event *ev, struct buf *out)

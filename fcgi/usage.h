@@ -40,6 +40,9 @@ struct usage_event {
     char parent_span_id[17];  /* the caller's, "" when none */
     unsigned char trace_flags;
     int attempts;             /* upstream calls made (failover: > 1) */
+    /* degraded before the wall (quota.c): what was done and why, e.g.
+     * "limit=pro-tokens model=gpt-4o-mini"; "" when not (in the ledger) */
+    char degraded[192];
 };
 
 void usage_event_init(struct usage_event *ev);

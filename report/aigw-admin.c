@@ -64,7 +64,8 @@ static const char help_create[] =
     "                   timestamp, e.g. 2027-01-01T00:00:00Z)\n"
     "  --models LIST    the only models the key may use (names or globs)\n"
     "  --routes LIST    the only routes (by name) the key may use\n"
-    "  --metadata JSON  a JSON object kept with the key\n"
+    "  --metadata JSON  a JSON object kept with the key (\"plan\": the\n"
+    "                   key's plan tier, see plans in the config)\n"
     "  --admin          the key holds the admin role\n";
 
 static const char help_list[] =

@@ -103,7 +103,7 @@ static const char help_usage[] =
     "total_tokens, cached_tokens, usage_source, input_per_mtok,\n"
     "output_per_mtok, cached_input_per_mtok (micro-USD per 1M tokens),\n"
     "cost_pusd (pico-USD; empty/null when unpriced), latency_ms, ttft_ms,\n"
-    "stream, partial, error_type, guardrail, attempts.\n"
+    "stream, partial, error_type, guardrail, attempts, degraded.\n"
     "csv (default): a header row, RFC 4180 quoting, LF line ends, empty\n"
     "for NULL, booleans t/f. json: JSON Lines, one object per event.\n"
     "Prints the number of events exported on stderr.\n";
@@ -119,7 +119,8 @@ static const char help_quota[] =
     "Columns: subject_kind, subject ('*' for a per-subject limit no one\n"
     "has used this period), model, unit, period, limit (with this period's\n"
     "adjustments), used, reserved (in flight), remaining, resets_at (RFC\n"
-    "3339, UTC), time_zone.\n";
+    "3339, UTC), time_zone. Amounts are in the limit's unit (usd:\n"
+    "micro-USD).\n";
 
 struct period_args {
     const char *db;
@@ -272,7 +273,8 @@ out:
     "u.served_model, u.http_status, u.prompt_tokens, u.completion_tokens, "    \
     "u.total_tokens, u.cached_tokens, u.usage_source, u.input_per_mtok, "      \
     "u.output_per_mtok, u.cached_input_per_mtok, u.cost_pusd, u.latency_ms, "  \
-    "u.ttft_ms, u.stream, u.partial, u.error_type, u.guardrail, u.attempts "   \
+    "u.ttft_ms, u.stream, u.partial, u.error_type, u.guardrail, u.attempts, "  \
+    "u.degraded "                                                              \
     "FROM usage_events u WHERE u.ts >= %s::timestamptz "                       \
     "AND u.ts < %s::timestamptz ORDER BY u.ts"
 

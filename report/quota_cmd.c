@@ -27,7 +27,9 @@ static const char help_quota[] =
     "  quota show SUBJECT       limits, used, remaining, reset time\n"
     "  quota list               every limit with this period's balances\n"
     "\n"
-    "U: requests, input_tokens, output_tokens, total_tokens (default)\n"
+    "U: requests, input_tokens, output_tokens, total_tokens (default),\n"
+    "   weighted_tokens (the gateway's quotas.weights and model_multipliers)\n"
+    "   or usd (N in dollars, e.g. 12.50; stored and shown as micro-USD)\n"
     "P: minute, hour, day, week, month (default); calendar periods in ZONE\n"
     "   (an IANA time zone, default UTC), starting by themselves\n"
     "\n"
@@ -115,6 +117,21 @@ static int valid_number(const char *s)
     return *end == '\0';
 }
 
+/* usd: dollars ("12.5", "-3") into micro-USD in out; 0, or -1 */
+static int dollars_to_micro(const char *s, char *out, size_t outsz)
+{
+    char *end;
+    double d;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    d = strtod(s, &end);
+    if (*end != '\0' || d > 9e12 || d < -9e12)
+        return -1;
+    snprintf(out, outsz, "%lld", (long long)(d * 1e6 + (d < 0 ? -0.5 : 0.5)));
+    return 0;
+}
+
 static int change(PGconn *c, const char *action, const struct qopts *o)
 {
     char actor[160], err[DB_ERR_LEN];
@@ -175,7 +192,7 @@ int quota_main(const char *conninfo, int argc, char **argv, int i)
 {
     struct qopts o = { NULL, NULL, "*", "total_tokens", "month", NULL, NULL };
     const char *cmd;
-    char err[DB_ERR_LEN];
+    char err[DB_ERR_LEN], micro[32];
     PGconn *c = NULL;
     int rc, list;
 
@@ -193,6 +210,11 @@ int quota_main(const char *conninfo, int argc, char **argv, int i)
         return rc;
     if (!list && strcmp(cmd, "show") != 0 && o.kind == NULL)
         return usage_err("needs a subject (--group G, ...): quota ", cmd);
+    if (o.value != NULL && strcmp(o.unit, "usd") == 0) {
+        if (dollars_to_micro(o.value, micro, sizeof(micro)) < 0)
+            return usage_err("usd needs dollars (e.g. 12.50): ", o.value);
+        o.value = micro;
+    }
     if ((strcmp(cmd, "set") == 0 || strcmp(cmd, "add") == 0) &&
         !valid_number(o.value))
         return usage_err("needs a number (--limit N / --amount N): quota ",

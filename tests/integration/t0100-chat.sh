@@ -59,8 +59,8 @@ is "x-api-key accepted" "$code" 200
 
 # models and health
 m=$(curl -s "$GW/v1/models" -H "Authorization: Bearer $KEY")
-is "models: configured names, no patterns" "$(echo "$m" | jq -c '[.data[].id]')" \
-    '["mock-gpt","gpt-4o-mini","unpriced-model"]'
+is "models: configured names, no patterns, then the aliases" "$(echo "$m" | jq -c '[.data[].id]')" \
+    '["mock-gpt","gpt-4o-mini","unpriced-model","gpt-4","fast"]'
 is "models: list object" "$(echo "$m" | jq -r .object)" list
 is "models without a key: 401" "$(curl -s -o /dev/null -w '%{http_code}' "$GW/v1/models")" 401
 is "healthz" "$(curl -s "$GW/healthz" | jq -r .status)" ok

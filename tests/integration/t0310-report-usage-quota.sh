@@ -36,13 +36,13 @@ sql "INSERT INTO usage_events (request_id, ts, user_id, group_id, requested_mode
 is "usage csv: exit 0" $? 0
 is "usage csv: stderr counts the events" "$(cat "$TMP/err")" "aigw-report: exported 4 usage events"
 is "usage csv: header" "$(head -n1 "$TMP/u.csv")" \
-    request_id,ts,api_key_id,user_id,group_id,route,provider,backend,requested_model,served_model,http_status,prompt_tokens,completion_tokens,total_tokens,cached_tokens,usage_source,input_per_mtok,output_per_mtok,cached_input_per_mtok,cost_pusd,latency_ms,ttft_ms,stream,partial,error_type,guardrail,attempts
+    request_id,ts,api_key_id,user_id,group_id,route,provider,backend,requested_model,served_model,http_status,prompt_tokens,completion_tokens,total_tokens,cached_tokens,usage_source,input_per_mtok,output_per_mtok,cached_input_per_mtok,cost_pusd,latency_ms,ttft_ms,stream,partial,error_type,guardrail,attempts,degraded
 is "usage csv: time order, RFC 3339 UTC, NULL empty, \"\" for an empty string, quoting" \
     "$(sed -n 2,3p "$TMP/u.csv")" \
     '01940000-0000-7000-8000-000000000310,2002-08-01T00:00:00.500000Z,,"a,""b""\c
-d","",,,,unpriced,,502,3,0,3,0,none,,,,,,,f,f,upstream_error,,1'
+d","",,,,unpriced,,502,3,0,3,0,none,,,,,,,f,f,upstream_error,,1,'
 is "usage csv: a priced event, exact" "$(grep "^$(sql "SELECT md5('t0310-2')::uuid")" "$TMP/u.csv")" \
-    "$(sql "SELECT md5('t0310-2')::uuid"),2002-08-01T00:00:02.250000Z,$(sql "SELECT md5('t0310-key2')::uuid"),u2,g0,default,openai,mock,gpt-4o-mini,gpt-4o-mini,200,2,2,4,0,none,,,,1500000,7,,f,f,,,1"
+    "$(sql "SELECT md5('t0310-2')::uuid"),2002-08-01T00:00:02.250000Z,$(sql "SELECT md5('t0310-key2')::uuid"),u2,g0,default,openai,mock,gpt-4o-mini,gpt-4o-mini,200,2,2,4,0,none,,,,1500000,7,,f,f,,,1,"
 "$REPORT" usage --from 2002-08-01T00:00:01.25Z --to 2002-08-01T00:00:03.25Z --format json >"$TMP/u.json" 2>/dev/null
 is "usage json: half-open period, one object per line" "$(wc -l <"$TMP/u.json")" 2
 is "usage json: typed values" "$(head -n1 "$TMP/u.json" | jq -c '[.ts, .user_id, .total_tokens, .cost_pusd, .stream]')" \

@@ -76,8 +76,8 @@ SCOPED=$("$ADMIN" key create --user sc --group eng --models 'mock-gpt,mock-g*' \
 is "scoped key: allowed model" "$(curl -s -o "$TMP/b" -w '%{http_code}' "$GW/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: Bearer $SCOPED" -d "$(chat mock-gpt)")" 200
 is "scoped key: other model 403" "$(curl -s -o "$TMP/b" -w '%{http_code}' "$GW/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: Bearer $SCOPED" -d "$(chat gpt-4o-mini)")" 403
 is "scoped key: route outside its scope 403" "$(curl -s -o "$TMP/b" -w '%{http_code}' "$GW/openai/v1/chat/completions" -H 'Content-Type: application/json' -H "Authorization: Bearer $SCOPED" -d "$(chat gpt-4.1-mini)")" 403
-is "scoped key: /models shows its models only" \
-    "$(curl -s "$GW/v1/models" -H "Authorization: Bearer $SCOPED" | jq -r '[.data[].id] | sort | join(",")')" "mock-gpt"
+is "scoped key: /models shows its models only (and the alias served by one)" \
+    "$(curl -s "$GW/v1/models" -H "Authorization: Bearer $SCOPED" | jq -r '[.data[].id] | sort | join(",")')" "fast,gpt-4,mock-gpt"
 is "key metadata and org stored" \
     "$(sql "SELECT org_id || ' ' || (metadata->>'team') || ' ' || array_to_string(models, '|') FROM api_keys WHERE key_hash = sha256('$SCOPED'::bytea)")" "acme x mock-gpt|mock-g*"
 EXPIRED=$("$ADMIN" key create --user ex --group eng --expires '2000-01-01T00:00:00Z' 2>/dev/null)

@@ -36,6 +36,18 @@ for s in 1 2 3 4; do
     got="$(metric tokens_consumed_total "api_key_id=\"$KID\".*type=\"input\"") $(metric tokens_consumed_total "api_key_id=\"$KID\".*type=\"output\"")"
     is "scrape $s: tokens_consumed_total equals the ledger's (input output)" "$got" "$led"
 done
+# the access log agrees too: one line per request, the same token sums
+logt=$(grep -h '"msg":"request"' "$GWLOG" | jq -r --arg k "$KID" \
+    'select(.api_key_id == $k) | "\(.prompt_tokens) \(.completion_tokens)"' |
+    awk '{n++; p += $1; c += $2} END {printf "%d %d %d", n, p, c}')
+is "access log: $N lines with the ledger's token sums" "$logt" "$N $led"
+# cost: the metric's total for the group equals the log lines' (USD)
+cost_m=$(curl -s "$GW/metrics" | grep -F "aigw_cost_usd_total{group_id=\"$U-g\",model=\"mock-gpt\"}" | awk '{print $NF}')
+cost_l=$(grep -h '"msg":"request"' "$GWLOG" | jq -r --arg k "$KID" 'select(.api_key_id == $k) | .cost_usd // 0' |
+    awk '{s += $1} END {printf "%.9f", s}')
+check "cost total for the group is exposed ($cost_m)" test -n "$cost_m"
+is "aigw_cost_usd_total equals the access log's cost sum" \
+    "$(awk -v a="${cost_m:-0}" 'BEGIN {printf "%.9f", a}')" "$cost_l"
 is "requests by route/provider/model/status count all $N" \
     "$(( $(metric aigw_requests_total 'route="default",provider="openai",model="mock-gpt",status="200"') >= N ))" 1
 check "every worker process counts into one segment" \
@@ -68,6 +80,15 @@ is "reply usage equals the ledger's" "$(echo "$r" | jq -r '"\(.usage.prompt_toke
 like "the log line has the access-log fields" \
     "$(grep -h "\"request_id\":\"$rid\"" "$GWLOG" | jq -c 'keys')" \
     'api_key_id.*cost_usd.*group_id.*http_status_code.*latency_ms.*route.*served_model.*trace_id.*ttft_ms.*upstream_status.*user_id'
+
+# --- upstream errors: a provider's 500 is counted by provider and type
+m_err() { curl -s "$GW/metrics" | grep -F 'aigw_upstream_errors_total{provider="openai",backend="openai",error_type="upstream_error"}' | awk '{print $NF}'; }
+e0=$(m_err)
+post /openai/v1/chat/completions "$K2" "$(chat gpt-error-500 'fail please')" >/dev/null
+is "aigw_upstream_errors_total counts a provider 500" "$(m_err)" "$(( ${e0:-0} + 1 ))"
+has "errors by route, status and type" \
+    'aigw_request_errors_total\{route="openai",status="5[0-9]{2}",error_type="upstream_error"\} [1-9]'
+has "label-set accounting exposed" 'aigw_metrics_overflow_total\{family="tokens_consumed_total"\} [0-9]+'
 
 # --- the exposition format
 curl -s "$GW/metrics" -D "$TMP/mh" -o "$TMP/metrics.txt"

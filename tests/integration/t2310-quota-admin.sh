@@ -57,7 +57,11 @@ check "cli: quota add" quiet "$ADMIN" quota add --group "$grp" --amount 1000
 is "add: next request allowed" "$(call)" 200
 like "cli: quota show lists the raised limit" "$("$ADMIN" quota show --group "$grp")" \
     "group +$grp .* 1100 "
-# reset: usage back to zero
+# reset: usage back to zero (once this host has pushed its batched usage,
+# which would otherwise land after the reset)
+wait_sql "SELECT (SELECT used FROM quota_periods p JOIN quota_limits l
+    ON l.id = p.limit_id WHERE l.subject = '$grp') = (SELECT sum(total_tokens)
+    FROM usage_events WHERE group_id = '$grp')" t >/dev/null
 check "cli: quota reset" quiet "$ADMIN" quota reset --group "$grp"
 is "reset: used is 0" "$(sql "SELECT used FROM quota_periods p JOIN quota_limits l
     ON l.id = p.limit_id WHERE l.subject = '$grp'")" 0

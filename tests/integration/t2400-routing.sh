@@ -83,6 +83,15 @@ like "stream: chunks were relayed" "$(grep -c '^data: {' "$TMP/sse")" '^[1-9]'
 read -r st rid < <(rpost /v1/chat/completions "$(chat fast hi)")
 is "group fast: its first candidate" "$(row "$rid" 'default|mock|fast|mock-nousage')" 'default|mock|fast|mock-nousage'
 
+# --- GET /models: the route's models, then its aliases and groups, once
+M=$(curl -s "$GW/v1/models" -H "Authorization: Bearer $KEY")
+is "models: real models, then aliases served on this route" "$(jq -c '[.data[].id]' <<<"$M")" '["mock-gpt","gpt-4o-mini","unpriced-model","gpt-4","fast"]'
+is "models: no duplicates" "$(jq '[.data[].id] | length == (unique | length)' <<<"$M")" true
+is "models: an alias is owned by aigw" "$(jq -r '.data[] | select(.id == "gpt-4") | .owned_by' <<<"$M")" aigw
+M=$(curl -s "$GW/failover/v1/models" -H "Authorization: Bearer $KEY")
+like "models: the failover route lists gpt-5" "$(jq -c '[.data[].id]' <<<"$M")" '"gpt-5"'
+check "models: an alias whose backends are not on the route is left out" bash -c "! jq -e '.data[] | select(.id == \"gpt-4\")' <<<'$M' >/dev/null"
+
 # --- transforms, seen at the mock
 read -r st rid < <(rpost /xform/v1/chat/completions '{"model":"mock-gpt","max_tokens":500,"logit_bias":{"1":2},"messages":[{"role":"user","content":"hi"}]}')
 is "transform: 200" "$st" 200
@@ -104,4 +113,26 @@ read -r st _ < <(rpost /xform/v1/chat/completions '{"model":"mock-gpt","temperat
 B=$(last | jq -r .body)
 is "override beats the client's value" "$(jq -c .temperature <<<"$B")" 0.2
 is "a default leaves the client's value" "$(jq -c .top_p <<<"$B")" 0.5
+
+# --- transforms from JWT claims ({{claim.PATH}}), a response header removed
+node "$ROOT/tests/mock/jwt-mint.mjs" "$VAR/jwt-keys" >"$TMP/tok.json" <<'JSON'
+[{"name":"t", "key":"rsa1", "claims":{"email":"dana@example.test",
+  "preferred_username":"dana", "groups":["eng","ops"], "org":{"tenant":"acme"}}}]
+JSON
+curl -s -X POST "$PMOCK/jwks/set" --data-binary @"$VAR/jwt-keys/jwks1.json" >/dev/null
+curl -sS -D "$TMP/h" -o "$TMP/b" -X POST "$GW/xform-jwt/v1/chat/completions" \
+    -H "Authorization: Bearer $(jq -r .t "$TMP/tok.json")" \
+    -H 'Content-Type: application/json' --data-binary "$(chat mock-gpt hi)"
+like "claims route: 200" "$(head -n 1 "$TMP/h")" ' 200'
+L=$(last)
+like "header from a claim: email" "$L" '"x-user-email":"dana@example.test"'
+like "header from a nested claim: org.tenant" "$L" '"x-tenant":"acme"'
+like "header from an array claim: joined" "$L" '"x-groups":"eng,ops"'
+like "a missing claim expands to nothing" "$L" '"x-missing":"\[\]"'
+is "prompt template with a claim" "$(printf '%s' "$L" | jq -r .body | jq -r '.messages[0].content')" 'Tenant acme, user dana.'
+check "response header removed: X-Request-Id" bash -c "! grep -qi '^x-request-id:' '$TMP/h'"
+like "the route's own header still set" "$(cat "$TMP/h")" 'X-Served-By: aigw-claims'
+like "content type kept" "$(cat "$TMP/h")" 'Content-Type: application/json'
+read -r st _ < <(rpost /xform-jwt/v1/chat/completions "$(chat mock-gpt hi)")
+is "an API key on the JWT route: 401" "$st" 401
 done_testing

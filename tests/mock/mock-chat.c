@@ -4,6 +4,7 @@
  */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,7 +15,7 @@
 
 enum fault {
     F_NONE, F_ERROR, F_SLOW, F_HANG, F_TRUNCATE, F_NOUSAGE, F_DRIP, F_CRLF,
-    F_BIGLINE
+    F_BIGLINE, F_RESET, F_429_DATE
 };
 
 struct chat {
@@ -61,6 +62,7 @@ static enum fault parse_fault(const char *m, int *arg)
         { "mock-hang", F_HANG }, { "mock-truncate", F_TRUNCATE },
         { "mock-nousage", F_NOUSAGE }, { "mock-drip", F_DRIP },
         { "mock-crlf", F_CRLF }, { "mock-bigline", F_BIGLINE },
+        { "mock-reset", F_RESET }, { "mock-429-date", F_429_DATE },
     };
     size_t i;
 
@@ -127,6 +129,27 @@ static int common_fault(struct chat *ch)
         mock_nap_conn(ch->c->fd, HANG_MS);
         ch->c->close = 1;
         return 1;
+    case F_RESET: {     /* the connection is reset before any reply */
+        struct linger l = { 1, 0 };
+
+        setsockopt(ch->c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        ch->c->dead = 1;
+        return 1;
+    }
+    case F_429_DATE: {  /* 429 with Retry-After as an HTTP-date, 2 s on */
+        char hdr[80];
+        time_t t = time(NULL) + 2;
+        struct buf *b = &ch->c->aux;
+
+        strftime(hdr, sizeof(hdr), "Retry-After: %a, %d %b %Y %H:%M:%S "
+                 "GMT\r\n", gmtime(&t));
+        b->len = 0;
+        buf_puts(b, "{\"error\":{\"message\":\"mock rate limit\","
+                    "\"type\":\"requests\",\"param\":null,"
+                    "\"code\":\"rate_limit_exceeded\"}}");
+        http_reply(ch->c, ch->r, 429, "application/json", hdr, b);
+        return 1;
+    }
     default:
         return 0;
     }

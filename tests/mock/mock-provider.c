@@ -49,8 +49,8 @@ static void usage(FILE *f)
           "GET */models,\n"
           "GET /__health, GET /__stats, POST /__reset, GET /__last.\n"
           "Faults by model: mock-error-<code>, mock-slow-<ms>, mock-hang,\n"
-          "mock-truncate, mock-nousage, mock-drip, mock-crlf, "
-          "mock-bigline.\n", f);
+          "mock-truncate, mock-reset, mock-429-date, mock-nousage,\n"
+          "mock-drip, mock-crlf, mock-bigline.\n", f);
 }
 
 static long long now_ms(void)

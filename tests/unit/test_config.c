@@ -11,6 +11,40 @@ static const char *base =
     "                \"api_key\": \"${T_KEY:-}\", \"models\": [\"m\", \"mock-*\"]}],\n"
     "  \"routes\": [{\"prefix\": \"/v1/\", \"backend\": \"b\"}]}\n";
 
+static void test_restart_changes(void)
+{
+    const char *a = "{\"database\": {\"conninfo\": \"x\"}, \"threads\": 4,"
+        "\"max_body_bytes\": 4096, \"auth\": {\"cache_ttl_ms\": "
+        "1000}, \"backends\": [{\"name\": \"b\", \"base_url\": "
+        "\"http://x\"}], \"routes\": [{\"prefix\": \"/v1\", "
+        "\"backend\": \"b\"}]}";
+    char err[512], out[256], *b;
+    struct config *c1, *c2;
+
+    c1 = config_parse(a, "a.json", err, sizeof(err));
+    c2 = config_parse(a, "a.json", err, sizeof(err));
+    T_OK(c1 != NULL && c2 != NULL, "the file parses");
+    if (c1 == NULL || c2 == NULL) {
+        printf("# %s\n", err);
+        return;
+    }
+    T_EQ_INT(config_restart_changes(c1, c2, out, sizeof(out)), 0,
+             "same file: nothing needs a restart");
+    config_free(c2);
+    b = strdup(a);
+    memcpy(strstr(b, "4,"), "8,", 2);             /* threads */
+    memcpy(strstr(b, "4096"), "8192", 4);         /* reloadable */
+    memcpy(strstr(b, "1000}"), "2000}", 5);       /* auth */
+    c2 = config_parse(b, "a.json", err, sizeof(err));
+    T_EQ_INT(config_restart_changes(c1, c2, out, sizeof(out)), 2,
+             "threads and auth need a restart");
+    T_EQ_STR(out, "threads, auth", "named in order");
+    T_EQ_INT(c2->reload_watch_ms, 1000, "reload.watch_ms default");
+    config_free(c1);
+    config_free(c2);
+    free(b);
+}
+
 int main(void)
 {
     char err[512] = "";
@@ -23,7 +57,6 @@ int main(void)
     c = config_parse(base, "t.json", err, sizeof(err));
     T_OK(c != NULL, "comments and env references parse");
     if (c == NULL) {
-        printf("# %s\n", err);
         return t_done();
     }
     T_EQ_STR(c->db_conninfo, "host=/tmp", "required env expanded");
@@ -63,6 +96,17 @@ int main(void)
                      "\"routes\": [{\"prefix\": \"/v1\", \"backend\": \"zz\"}]}",
                      "t.json", err, sizeof(err));
     T_OK(c == NULL && strstr(err, "routes[0]") != NULL, "unknown backend");
+    T_EQ_STR(err, "t.json: routes[0].backend: unknown backend \"zz\" (not in "
+             "backends)", "unknown backend: its JSON path and name");
+    c = config_parse("{\n  \"threads\": 4,\n  \"x\": [1,, 2]\n}", "t.json",
+                     err, sizeof(err));
+    T_OK(c == NULL && strncmp(err, "t.json:3:11: ", 13) == 0,
+         "syntax error: line and column of the offending character");
+    c = config_parse("{\"database\": {\"conninfo\": \"x\"}} }", "t.json", err,
+                     sizeof(err));
+    T_OK(c == NULL && strstr(err, "t.json:1:33: text after") != NULL,
+         "text after the top-level object");
+    test_restart_changes();
 
     setenv("T_A", "1", 1);
     s = config_expand("a${T_A}b${T_NOPE:-d}c", err, sizeof(err));

@@ -118,6 +118,67 @@ int main(void)
     metrics_render(&b);
     T_OK(has(&b, "route=\"r?\""), "invalid UTF-8 replaced");
     T_OK(!has(&b, "\xff"), "no invalid bytes in the exposition");
+    /* quota gauges: set, not added; the latest settlement wins */
+    metrics_quota("group", "mkt", NULL, "total_tokens", "month", 400, 1000);
+    metrics_quota("group", "mkt", NULL, "total_tokens", "month", 850, 1000);
+    metrics_quota("api_key", "k\"1", "gpt-x", "requests", "day", 3, 0);
+    buf_reset(&b);
+    metrics_render(&b);
+    T_OK(has(&b, "aigw_quota_used{subject_kind=\"group\",subject=\"mkt\","
+                 "model=\"*\",unit=\"total_tokens\",period=\"month\"} 850\n"),
+         "quota used gauge");
+    T_OK(has(&b, "aigw_quota_limit{subject_kind=\"group\",subject=\"mkt\","
+                 "model=\"*\",unit=\"total_tokens\",period=\"month\"} 1000\n"),
+         "quota limit gauge");
+    T_OK(has(&b, "aigw_quota_used_ratio{subject_kind=\"group\",subject=\"mkt"
+                 "\",model=\"*\",unit=\"total_tokens\",period=\"month\"} "
+                 "0.850000\n"), "quota ratio gauge");
+    T_OK(has(&b, "subject=\"k\\\"1\",model=\"gpt-x\",unit=\"requests\","
+                 "period=\"day\"} +Inf\n"), "ratio of a zero allowance");
+    T_OK(has(&b, "# TYPE aigw_quota_used gauge\n"), "typed as a gauge");
+    for (int i = 0; i < 10; i++) {
+        char subj[16];
+
+        snprintf(subj, sizeof(subj), "grp%d", i);
+        metrics_quota("group", subj, NULL, "requests", "month", 1, 2);
+    }
+    buf_reset(&b);
+    metrics_render(&b);
+    T_OK(!has(&b, "aigw_quota_used{overflow"), "no overflow gauge");
+    T_OK(has(&b, "aigw_metrics_overflow_total{family=\"aigw_quota\"} 9\n"),
+         "quota label sets beyond the cap are counted as overflow");
+
+    /* 429s by code; ledger state; saturation */
+    ev = ev_for("k1", "mock-gpt");
+    ev.http_status = 429;
+    ev.error_type = "quota_exceeded";
+    metrics_observe(&ev);
+    metrics_ledger_state(7, 1, 0);
+    metrics_ledger_spooled(5);
+    buf_reset(&b);
+    metrics_render(&b);
+    T_OK(has(&b, "aigw_rate_limit_rejections_total{route=\"default\","
+                 "code=\"quota_exceeded\"} 1\n"), "429s counted by code");
+    T_OK(has(&b, "aigw_ledger_queued_events 7\n"), "ledger queue gauge");
+    T_OK(has(&b, "aigw_ledger_spooling 1\n"),
+         "ledger spooling gauge");
+    T_OK(has(&b, "aigw_ledger_failing 0\n"), "ledger failing gauge");
+    T_OK(has(&b, "aigw_ledger_spooled_events_total 5\n"), "spooled counter");
+    {
+        char want[96];
+
+        snprintf(want, sizeof(want), "aigw_worker_process_threads_busy{pid="
+                 "\"%d\"} 1\n", (int)getpid());
+        T_OK(has(&b, want), "busy threads per process");
+    }
+    for (int i = 0; i < 3; i++)
+        metrics_request_begin();
+    buf_reset(&b);
+    metrics_render(&b);
+    T_OK(has(&b, "aigw_worker_all_busy_total 1\n"),
+         "taking the last free thread is counted");
+    for (int i = 0; i < 3; i++)
+        metrics_request_end();
     metrics_request_end();
     buf_release(&b);
     config_free(cfg);

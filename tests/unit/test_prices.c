@@ -1,6 +1,8 @@
 #include "../../fcgi/prices.c"
 #include "t.h"
 
+#include "../../fcgi/quota_units.h"
+
 static void add(const char *model, int64_t from, int64_t in, int64_t out,
                 int64_t cached)
 {
@@ -59,6 +61,15 @@ int main(void)
          strcmp(b, "claude-3-haiku") == 0, "undated strips YYYYMMDD");
     T_OK(!undated("gpt-4o", b, sizeof(b)), "undated leaves plain names");
     T_OK(!undated("-20240307", b, sizeof(b)), "undated needs a base name");
+    /* quota unit usd: micro-USD at today's price, rounded up */
+    T_EQ_INT(quota_amount(QU_USD, "gpt-4o", 1000, 0, 500, 1), 9000,
+             "usd: 1000 in x $3/M + 500 out x $12/M = 9000 micro-USD");
+    T_EQ_INT(quota_amount(QU_USD, "gpt-4o-mini-2024-07-18", 1, 0, 0, 1), 1,
+             "usd of a dated name, a fraction rounded up");
+    T_EQ_INT(quota_amount(QU_USD, "mock-gpt", 100, 100, 0, 1), 100,
+             "cached input at the input price when it has none");
+    T_EQ_INT(quota_amount(QU_USD, "nope", 100, 0, 0, 1), 0,
+             "usd of an unpriced model: 0");
     prices_free();
     e = ev("gpt-4o", "gpt-4o", 1000, 10, 1, 0);
     T_EQ_INT(prices_cost(&e), -1, "freed: unknown again");

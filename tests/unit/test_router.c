@@ -142,18 +142,22 @@ static void test_candidates(const struct config *c)
 
 static void test_circuit(void)
 {
+    struct circuit_policy two = { .failures = 2, .open_ms = 100,
+                                  .max_open_ms = 100 };
+    struct circuit_policy off = { .open_ms = 100, .max_open_ms = 100 };
+
     T_EQ_INT(circuit_allow("x"), 1, "unknown backend: closed");
-    circuit_result("x", 0, 2, 100);
+    circuit_result("x", 0, &two, NULL);
     T_EQ_INT(circuit_allow("x"), 1, "one failure of two: still closed");
-    circuit_result("x", 0, 2, 100);
+    circuit_result("x", 0, &two, NULL);
     T_EQ_INT(circuit_peek("x"), CB_OPEN, "two failures: open");
     T_EQ_INT(circuit_allow("x"), 0, "open: refused");
     usleep(120000);
     T_EQ_INT(circuit_allow("x"), 1, "half-open: one probe");
     T_EQ_INT(circuit_allow("x"), 0, "half-open: only one probe");
-    circuit_result("x", 1, 2, 100);
+    circuit_result("x", 1, &two, NULL);
     T_EQ_INT(circuit_peek("x"), CB_CLOSED, "probe succeeded: closed");
-    circuit_result("y", 0, 0, 100);
+    circuit_result("y", 0, &off, NULL);
     T_EQ_INT(circuit_peek("y"), CB_CLOSED, "threshold 0: breaking off");
     circuit_hold("y", 100);
     T_EQ_INT(circuit_peek("y"), CB_HELD, "Retry-After holds it");

@@ -1,0 +1,755 @@
+#include "quota_lease.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "quota.h"
+#include "quota_webhook.h"
+#include "quotacfg.h"
+#include "ratelimit.h"
+
+#define QL_SLOTS 16384u           /* a power of two; the file is sparse */
+#define QL_PROBES 128u
+#define QL_MAGIC 0x616967776c733032ULL   /* "aigwls02" */
+#define TAG_FREE 0u
+#define TAG_GONE 1u               /* freed: reusable, probing goes on */
+#define STMT_LEASE 23
+#define SYNC_STUCK_MS 3000        /* a sync this old died with its process */
+
+struct ql_slot {
+    _Atomic uint64_t tag;         /* hash of the balance, or TAG_* */
+    int mu_ready;
+    pthread_mutex_t mu;           /* process-shared, robust */
+    /* the balance */
+    int64_t limit_id, ps, pe;
+    char subject[QL_SUBJECT_MAX];
+    char kind[16], unit[24], period[8];
+    char model[QL_MODEL_MAX];
+    int threshold_pct;
+    /* this host's lease on it */
+    int64_t lease;                /* held in PostgreSQL (after the sync) */
+    int64_t inflight;             /* estimates of admitted requests */
+    int64_t spent;                /* settled usage not pushed yet */
+    int64_t limit_eff, others;    /* limit + adjust; used + reserved of
+                                     everyone else, at the last sync */
+    uint64_t epoch;
+    int64_t expires_ms, last_use_ms, last_push_ms;
+    int syncing, want_refill;
+    int64_t sync_ms;
+    pthread_cond_t synced;        /* broadcast when a sync ends */
+    int64_t taken, rate_ms;       /* reserved since rate_ms: the rate */
+    int64_t rate;                 /* per second, at the last sync */
+};
+
+struct ql_shm {
+    uint64_t magic;
+    char host[48];
+    pthread_mutex_t alloc_mu;
+    _Atomic uint64_t epoch;
+    _Atomic int64_t pg_gen;
+    struct ql_slot slot[QL_SLOTS];
+};
+
+void (*ql_cycle_hook)(struct db_session *db);
+
+static struct ql_shm *shm;
+static const struct config *qcfg;
+static int wake_fd[2] = { -1, -1 };
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void lock(pthread_mutex_t *m)
+{
+    if (pthread_mutex_lock(m) == EOWNERDEAD)   /* its holder died */
+        pthread_mutex_consistent(m);
+}
+
+static void mutex_init_shared(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+}
+
+/* First mapper initialises under an flock: a random host id (the lease
+ * rows' owner) and the allocation mutex. */
+static int map_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    void *p;
+
+    int rc = 0;
+
+    /* allocated up front: a full disk (or a small tmpfs) fails here, not
+     * with SIGBUS when a page is first touched */
+    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
+        ((size_t)st.st_size < sizeof(struct ql_shm) &&
+         (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)) {
+        log_error(NULL, "quota leases: cannot open %s: %s", path,
+                  strerror(rc ? rc : errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    p = mmap(NULL, sizeof(struct ql_shm), PROT_READ | PROT_WRITE, MAP_SHARED,
+             fd, 0);
+    if (p == MAP_FAILED) {
+        log_error(NULL, "quota leases: cannot map %s: %s", path,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    shm = p;
+    if (shm->magic != QL_MAGIC) {
+        unsigned char r[16];
+        int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+        memset(r, 0, sizeof(r));
+        if (rfd >= 0) {
+            if (read(rfd, r, sizeof(r)) < 0)
+                memset(r, 0, sizeof(r));
+            close(rfd);
+        }
+        for (int i = 0; i < 16; i++)
+            snprintf(shm->host + 2 * i, 3, "%02x", r[i]);
+        mutex_init_shared(&shm->alloc_mu);
+        atomic_store(&shm->epoch, 1);
+        shm->magic = QL_MAGIC;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return 0;
+}
+
+int ql_ready(void)
+{
+    return shm != NULL;
+}
+
+uint64_t ql_epoch(void)
+{
+    return shm ? atomic_load(&shm->epoch) : 0;
+}
+
+void ql_invalidate(void)
+{
+    if (shm != NULL)
+        atomic_fetch_add(&shm->epoch, 1);
+    if (wake_fd[1] >= 0 && write(wake_fd[1], "i", 1) < 0) {
+        /* the pipe is full: the sync thread is awake anyway */
+    }
+}
+
+static uint64_t balance_tag(int64_t limit_id, const char *subject,
+                            int64_t ps)
+{
+    char n[48];
+    uint64_t h;
+
+    snprintf(n, sizeof(n), "%" PRId64 "/%" PRId64, limit_id, ps);
+    h = rl_hash(rl_hash(RL_HASH_INIT, n), subject);
+    return h <= TAG_GONE ? h + 2 : h;
+}
+
+static int same_balance(const struct ql_slot *s, int64_t limit_id,
+                        const char *subject, int64_t ps)
+{
+    return s->limit_id == limit_id && s->ps == ps &&
+           strcmp(s->subject, subject) == 0;
+}
+
+/* The slot of a balance, created when missing. NULL: the table is full. */
+static struct ql_slot *slot_get(const struct ql_limit *l)
+{
+    uint64_t tag = balance_tag(l->limit_id, l->subject, l->period_start);
+    struct ql_slot *s, *spare = NULL;
+
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+        uint64_t t = atomic_load(&s->tag);
+
+        if (t == TAG_FREE)
+            break;
+        if (t == tag && same_balance(s, l->limit_id, l->subject,
+                                     l->period_start))
+            return s;
+    }
+    lock(&shm->alloc_mu);
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+        uint64_t t = atomic_load(&s->tag);
+
+        if (t == tag && same_balance(s, l->limit_id, l->subject,
+                                     l->period_start)) {
+            pthread_mutex_unlock(&shm->alloc_mu);
+            return s;
+        }
+        if (spare == NULL && (t == TAG_FREE || t == TAG_GONE))
+            spare = s;
+        if (t == TAG_FREE)
+            break;
+    }
+    if (spare != NULL) {
+        s = spare;
+        if (!s->mu_ready) {
+            pthread_condattr_t ca;
+
+            mutex_init_shared(&s->mu);
+            pthread_condattr_init(&ca);
+            pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+            pthread_cond_init(&s->synced, &ca);
+            pthread_condattr_destroy(&ca);
+            s->mu_ready = 1;
+        }
+        lock(&s->mu);
+        s->limit_id = l->limit_id;
+        s->ps = l->period_start;
+        s->pe = l->period_end;
+        snprintf(s->subject, sizeof(s->subject), "%s", l->subject);
+        snprintf(s->kind, sizeof(s->kind), "%s", l->kind);
+        snprintf(s->unit, sizeof(s->unit), "%s", l->unit);
+        snprintf(s->period, sizeof(s->period), "%s", l->period);
+        snprintf(s->model, sizeof(s->model), "%s", l->model);
+        s->threshold_pct = l->threshold_pct;
+        s->lease = s->inflight = s->spent = 0;
+        s->limit_eff = s->others = 0;
+        s->epoch = 0;                     /* synced before first use */
+        s->expires_ms = 0;
+        s->last_use_ms = s->last_push_ms = wall_ms();
+        s->syncing = s->want_refill = 0;
+        s->taken = s->rate = 0;
+        s->rate_ms = wall_ms();
+        atomic_store(&s->tag, tag);
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&shm->alloc_mu);
+    return spare;
+}
+
+static int64_t available(const struct ql_slot *s)
+{
+    return s->lease - s->inflight - s->spent;
+}
+
+static void fill_view(const struct ql_slot *s, struct ql_view *v)
+{
+    int64_t rem = s->limit_eff - s->others - s->spent - s->inflight;
+
+    v->limit = s->limit_eff;
+    v->remaining = rem < 0 ? 0 : rem;
+    v->used = s->limit_eff - v->remaining;
+}
+
+/* --- one sync round trip ---------------------------------------------- */
+
+struct sync_req {
+    int64_t push, release, want, need;
+};
+
+struct sync_res {
+    int64_t lease, granted, limit, used, reserved, used_before, gen;
+    int threshold_pct;
+};
+
+static const char sql_lease[] =
+    "SELECT lease, granted, limit_value, used, reserved, used_before, "
+    "threshold_pct, gen FROM aigw_quota_lease($1, $2::bigint, $3, "
+    "to_timestamp($4::double precision), to_timestamp($5::double precision),"
+    " $6::bigint, $7::bigint, $8::bigint, $9::bigint, $10::int, $11::int)";
+
+/* A copy of the balance's identity, so the round trip runs unlocked. */
+struct balance_id {
+    int64_t limit_id, ps, pe;
+    char subject[QL_SUBJECT_MAX], kind[16], unit[24], period[8];
+    char model[QL_MODEL_MAX];
+};
+
+static int sync_rpc(struct db_session *db, const struct balance_id *b,
+                    const struct sync_req *q, struct sync_res *out)
+{
+    PGconn *c = db_get(db);
+    char lim[24], ps[24], pe[24], push[24], rel[24], want[24], need[24],
+         div[16], ttl[16];
+    const char *p[11] = { shm->host, lim, b->subject, ps, pe, push, rel,
+                          want, need, div, ttl };
+    PGresult *res;
+    int rc = -1;
+
+    if (c == NULL || db_prepare(db, STMT_LEASE, "aigw_quota_lease",
+                                sql_lease, 11) < 0) {
+        db_failed(db);
+        return -1;
+    }
+    snprintf(lim, sizeof(lim), "%" PRId64, b->limit_id);
+    snprintf(ps, sizeof(ps), "%" PRId64, b->ps);
+    snprintf(pe, sizeof(pe), "%" PRId64, b->pe);
+    snprintf(push, sizeof(push), "%" PRId64, q->push);
+    snprintf(rel, sizeof(rel), "%" PRId64, q->release);
+    snprintf(want, sizeof(want), "%" PRId64, q->want);
+    snprintf(need, sizeof(need), "%" PRId64, q->need);
+    snprintf(div, sizeof(div), "%ld", qcfg->quotas->lease_divisor);
+    snprintf(ttl, sizeof(ttl), "%ld", qcfg->quotas->lease_ttl_s);
+    res = PQexecPrepared(c, "aigw_quota_lease", 11, p, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        out->lease = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->granted = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        out->limit = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        out->used = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        out->reserved = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        out->used_before = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+        out->threshold_pct = atoi(PQgetvalue(res, 0, 6));
+        out->gen = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+        rc = 0;
+    } else {
+        log_warn(NULL, "quota lease sync: %s", PQerrorMessage(c));
+        db_failed(db);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static void threshold_event(const struct balance_id *b,
+                            const struct sync_res *r)
+{
+    struct buf o = BUF_INIT(2048);
+    int64_t pct = r->threshold_pct, lim = r->limit;
+
+    if (lim <= 0 || !(r->used_before * 100 < pct * lim &&
+                      r->used * 100 >= pct * lim))
+        return;
+    buf_adds(&o, "{\"event\":\"quota_threshold\",\"subject_kind\":");
+    buf_add_json_str(&o, b->kind, strlen(b->kind));
+    buf_adds(&o, ",\"subject\":");
+    buf_add_json_str(&o, b->subject, strlen(b->subject));
+    buf_addf(&o, ",\"unit\":\"%s\",\"period\":\"%s\",\"threshold_pct\":%"
+             PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}", b->unit,
+             b->period, pct, r->used, lim);
+    if (buf_error(&o) == 0) {
+        log_line(o.ptr, o.len);
+        if (qcfg->quotas->threshold_webhook != NULL)  /* queued, not sent */
+            quota_webhook_post(qcfg->quotas, o.ptr, o.len);
+    }
+    buf_release(&o);
+    if (quota_threshold_hook != NULL)
+        quota_threshold_hook(b->kind, b->subject, b->unit, b->period,
+                             r->used, lim);
+}
+
+static void note_gen(int64_t gen)
+{
+    int64_t seen = atomic_load(&shm->pg_gen);
+
+    /* a change we were not notified of (the listener was down) */
+    if (gen != seen && atomic_compare_exchange_strong(&shm->pg_gen, &seen,
+                                                      gen) && seen != 0)
+        ql_invalidate();
+}
+
+/* Runs one sync of slot s, which the caller holds locked and marked
+ * syncing; unlocks for the round trip and relocks. 0, or -1 (database
+ * unavailable: the slot is unchanged). */
+static int sync_locked(struct db_session *db, struct ql_slot *s,
+                       const struct sync_req *q, struct sync_res *r)
+{
+    struct balance_id b;
+    uint64_t ep = ql_epoch();
+    int64_t start = wall_ms();
+    int rc;
+
+    b.limit_id = s->limit_id;
+    b.ps = s->ps;
+    b.pe = s->pe;
+    memcpy(b.subject, s->subject, sizeof(b.subject));
+    memcpy(b.kind, s->kind, sizeof(b.kind));
+    memcpy(b.unit, s->unit, sizeof(b.unit));
+    memcpy(b.period, s->period, sizeof(b.period));
+    memcpy(b.model, s->model, sizeof(b.model));
+    s->syncing = 1;
+    s->sync_ms = start;
+    pthread_mutex_unlock(&s->mu);
+    rc = sync_rpc(db, &b, q, r);
+    lock(&s->mu);
+    s->syncing = 0;
+    pthread_cond_broadcast(&s->synced);
+    if (rc < 0)
+        return -1;
+    /* PostgreSQL's lease is the truth; what was pushed left "spent" */
+    s->lease = r->lease;
+    s->spent -= q->push;
+    s->limit_eff = r->limit;
+    s->others = r->used + r->reserved - r->lease;
+    s->epoch = ep;
+    s->expires_ms = start + qcfg->quotas->lease_ttl_s * 1000;
+    if (q->push > 0)
+        s->last_push_ms = start;
+    s->want_refill = 0;
+    pthread_mutex_unlock(&s->mu);
+    note_gen(r->gen);
+    if (q->push > 0) {
+        threshold_event(&b, r);
+        if (quota_usage_hook != NULL)     /* the quota gauges */
+            quota_usage_hook(b.kind, b.subject, b.model, b.unit, b.period,
+                             r->used, r->limit);
+    }
+    lock(&s->mu);
+    return 0;
+}
+
+/* How much to ask for: about one second of this host's consumption on
+ * the balance (so a busy subject syncs about once a second and an idle
+ * one holds little), between lease_min and lease_max. PostgreSQL caps it
+ * at free / lease_divisor. */
+static int64_t chunk(struct ql_slot *s, int64_t now)
+{
+    const struct quota_settings *q = qcfg->quotas;
+    int64_t el = now - s->rate_ms, want;
+
+    if (el >= 100) {
+        int64_t r = s->taken * 1000 / el;
+
+        s->rate = r > s->rate / 2 ? r : s->rate / 2;
+        s->taken = 0;
+        s->rate_ms = now;
+    }
+    want = s->rate;
+    if (want < q->lease_min)
+        want = q->lease_min;
+    return want > q->lease_max ? q->lease_max : want;
+}
+
+/* --- the request path ------------------------------------------------- */
+
+int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
+               int fail_open, struct ql_take *t, struct ql_view *v)
+{
+    struct ql_slot *s = slot_get(l);
+    int64_t wait_until = 0;
+    int syncs = 0, wake = 0;
+
+    memset(v, 0, sizeof(*v));
+    if (s == NULL) {
+        log_warn(NULL, "quota leases: table full");
+        return fail_open ? 1 : -2;
+    }
+    if (amt < 0)
+        amt = 0;
+    lock(&s->mu);
+    for (;;) {
+        int64_t now = wall_ms();
+        uint64_t ep = ql_epoch();
+        int fresh = s->epoch == ep && s->expires_ms > now;
+        struct sync_req rq;
+        struct sync_res rs;
+
+        if (fresh && available(s) >= amt && s->limit_eff >= 0) {
+            s->inflight += amt;
+            s->taken += amt;
+            s->last_use_ms = now;
+            /* refill before the lease runs dry, off this request's path */
+            if (available(s) * 4 < s->lease && !s->syncing &&
+                !s->want_refill)
+                s->want_refill = wake = 1;
+            break;
+        }
+        if (fresh && s->limit_eff < 0) {      /* the limit was deleted */
+            pthread_mutex_unlock(&s->mu);
+            return 1;
+        }
+        /* one sync at a time per balance: wait for the one running */
+        if (s->syncing && now - s->sync_ms < SYNC_STUCK_MS) {
+            struct timespec ts;
+
+            if (wait_until == 0)
+                wait_until = now + SYNC_STUCK_MS;
+            if (now < wait_until) {
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 5000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                if (pthread_cond_timedwait(&s->synced, &s->mu, &ts) ==
+                    EOWNERDEAD)
+                    pthread_mutex_consistent(&s->mu);
+                continue;
+            }
+        }
+        if (syncs >= 3) {
+            fill_view(s, v);
+            pthread_mutex_unlock(&s->mu);
+            return -1;
+        }
+        rq.push = s->spent;
+        /* a lease from before an operator change is given back whole */
+        rq.release = s->epoch != ep ? available(s) : 0;
+        if (rq.release < 0)
+            rq.release = 0;
+        rq.need = amt - (s->lease - rq.push - rq.release - s->inflight);
+        if (rq.need < 1)
+            rq.need = 1;
+        rq.want = rq.need + chunk(s, now);
+        syncs++;
+        if (sync_locked(db, s, &rq, &rs) < 0) {
+            if (fresh && available(s) >= amt)
+                continue;                 /* others settled meanwhile */
+            if (!fail_open) {
+                pthread_mutex_unlock(&s->mu);
+                return -2;
+            }
+            s->inflight += amt;           /* counted, pushed when back */
+            s->last_use_ms = now;
+            break;
+        }
+        if (rs.limit < 0) {
+            pthread_mutex_unlock(&s->mu);
+            return 1;
+        }
+        if (available(s) < amt && rs.granted == 0) {
+            fill_view(s, v);
+            pthread_mutex_unlock(&s->mu);
+            return -1;
+        }
+    }
+    t->slot = (int)(s - shm->slot);
+    t->limit_id = s->limit_id;
+    t->period_start = s->ps;
+    t->amount = amt;
+    fill_view(s, v);
+    pthread_mutex_unlock(&s->mu);
+    if (wake && wake_fd[1] >= 0 && write(wake_fd[1], "r", 1) < 0) {
+        /* full: the sync thread is awake anyway */
+    }
+    return 0;
+}
+
+void ql_settle(const struct ql_take *t, int64_t used)
+{
+    struct ql_slot *s;
+
+    if (shm == NULL || t->slot < 0 || (unsigned)t->slot >= QL_SLOTS)
+        return;
+    s = &shm->slot[t->slot];
+    lock(&s->mu);
+    if (atomic_load(&s->tag) > TAG_GONE && s->limit_id == t->limit_id &&
+        s->ps == t->period_start) {
+        s->inflight -= t->amount;
+        if (s->inflight < 0)
+            s->inflight = 0;
+        s->spent += used;
+        s->last_use_ms = wall_ms();
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* --- the sync thread -------------------------------------------------- */
+
+/* One slot's background work: push, refill, renew, give back, free. */
+static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
+                     int64_t now_s, uint64_t ep, int all)
+{
+    const struct quota_settings *q = qcfg->quotas;
+    struct sync_req rq = { 0, 0, 0, 1 };
+    struct sync_res rs;
+    int over, idle;
+
+    if (pthread_mutex_trylock(&s->mu) != 0)
+        return;
+    if (atomic_load(&s->tag) <= TAG_GONE || s->syncing) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (s->inflight > 0 &&
+        now - s->last_use_ms > q->reservation_ttl_s * 1000)
+        s->inflight = 0;          /* reservations of a killed worker */
+    over = s->pe <= now_s;
+    idle = now - s->last_use_ms > q->lease_idle_ms;
+    if (s->spent > 0 && (all || over || now - s->last_push_ms >=
+                         q->lease_flush_ms))
+        rq.push = s->spent;
+    if ((all || over || idle || s->epoch != ep) && available(s) > 0)
+        rq.release = available(s);
+    if (s->want_refill && !over && !idle && s->epoch == ep)
+        rq.want = chunk(s, now);
+    if (rq.push == 0 && rq.release == 0 && rq.want == 0 &&
+        !(s->lease > 0 && s->expires_ms - now < q->lease_ttl_s * 500)) {
+        if (over && s->lease == 0 && s->inflight == 0 && s->spent == 0)
+            atomic_store(&s->tag, TAG_GONE);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (rq.release > 0 && rq.push == 0)
+        rq.push = s->spent;       /* give back and push together */
+    sync_locked(db, s, &rq, &rs);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void maintain_all(struct db_session *db, int all)
+{
+    int64_t now = wall_ms(), now_s = quota_now_s();
+    uint64_t ep = ql_epoch();
+
+    for (uint32_t i = 0; i < QL_SLOTS; i++)
+        if (atomic_load(&shm->slot[i].tag) > TAG_GONE)
+            maintain(db, &shm->slot[i], now, now_s, ep, all);
+}
+
+/* LISTEN aigw_quota: 0 listening, -1 not now. */
+static int listen_on(struct db_session *ls)
+{
+    PGconn *c = db_get(ls);
+    PGresult *res;
+
+    if (c == NULL)
+        return -1;
+    res = PQexec(c, "LISTEN aigw_quota");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        PQclear(res);
+        db_failed(ls);
+        return -1;
+    }
+    PQclear(res);
+    /* changes made while not listening: compare the generation */
+    res = PQexec(c, "SELECT gen FROM quota_state");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        note_gen(strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    else
+        ql_invalidate();
+    PQclear(res);
+    return 0;
+}
+
+static void drain_notifies(struct db_session *ls, int *listening)
+{
+    PGnotify *n;
+    int got = 0;
+
+    if (PQconsumeInput(ls->conn) == 0) {
+        db_failed(ls);
+        *listening = 0;
+        return;
+    }
+    while ((n = PQnotifies(ls->conn)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    if (got)
+        ql_invalidate();
+}
+
+static void *sync_thread(void *arg)
+{
+    struct db_session db, ls;
+    int listening = 0;
+
+    (void)arg;
+    db_session_init(&db, qcfg, "aigw-quota-sync");
+    db_session_init(&ls, qcfg, "aigw-quota-listen");
+    for (;;) {
+        struct pollfd pf[2];
+        int n = 1;
+        char junk[64];
+
+        if (!listening)
+            listening = listen_on(&ls) == 0;
+        pf[0].fd = wake_fd[0];
+        pf[0].events = POLLIN;
+        if (listening) {
+            pf[1].fd = PQsocket(ls.conn);
+            pf[1].events = POLLIN;
+            n = 2;
+        }
+        if (poll(pf, (nfds_t)n, (int)qcfg->quotas->lease_flush_ms) > 0) {
+            if (pf[0].revents & POLLIN) {
+                while (read(wake_fd[0], junk, sizeof(junk)) == sizeof(junk))
+                    ;
+            }
+            if (n == 2 && pf[1].revents)
+                drain_notifies(&ls, &listening);
+        }
+        maintain_all(&db, 0);
+        if (ql_cycle_hook != NULL)
+            ql_cycle_hook(&db);
+    }
+    return NULL;
+}
+
+int ql_open(const char *path, const struct config *cfg)
+{
+    pthread_t th;
+
+    qcfg = cfg;
+    if (map_file(path) < 0)
+        return -1;
+    if (pipe(wake_fd) < 0) {
+        log_error(NULL, "quota leases: pipe: %s", strerror(errno));
+        return -1;
+    }
+    fcntl(wake_fd[0], F_SETFL, O_NONBLOCK);
+    fcntl(wake_fd[1], F_SETFL, O_NONBLOCK);
+    if (pthread_create(&th, NULL, sync_thread, NULL) != 0) {
+        log_error(NULL, "quota leases: sync thread did not start");
+        return -1;
+    }
+    pthread_detach(th);
+    return 0;
+}
+
+void ql_push_all(struct db_session *db)
+{
+    int64_t now_s = quota_now_s();
+
+    if (shm == NULL)
+        return;
+    for (uint32_t i = 0; i < QL_SLOTS; i++) {
+        struct ql_slot *s = &shm->slot[i];
+        struct sync_req rq = { 0, 0, 0, 1 };
+        struct sync_res rs;
+
+        if (atomic_load(&s->tag) <= TAG_GONE)
+            continue;
+        lock(&s->mu);
+        if (!s->syncing && s->spent > 0 && s->pe > now_s) {
+            rq.push = s->spent;
+            sync_locked(db, s, &rq, &rs);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+void ql_release_all(void)
+{
+    struct db_session db;
+
+    if (shm == NULL)
+        return;
+    db_session_init(&db, qcfg, "aigw-quota-release");
+    maintain_all(&db, 1);
+    db_session_release(&db);
+}

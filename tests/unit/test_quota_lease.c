@@ -1,0 +1,175 @@
+/* quota_lease.c without a database: the lease table shared by processes
+ * (fork), reservations within a lease, fail-closed and fail-open when a
+ * sync is needed and PostgreSQL is unreachable, settlement, invalidation;
+ * and the quotas config's "scope": "global" and lease settings. */
+#include "../../fcgi/quota_lease.c"
+#include "t.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#define BASE "\"database\":{\"conninfo\":\"host=/nonexistent-aigw " \
+    "connect_timeout=1\"},\"backends\":[{\"name\":" \
+    "\"b\",\"base_url\":\"http://x/v1\"}],\"routes\":[{\"prefix\":" \
+    "\"/v1\",\"backend\":\"b\"}]"
+
+static struct ql_limit limit_of(int64_t id, const char *subject)
+{
+    struct ql_limit l;
+
+    memset(&l, 0, sizeof(l));
+    l.limit_id = id;
+    snprintf(l.kind, sizeof(l.kind), "group");
+    snprintf(l.subject, sizeof(l.subject), "%s", subject);
+    snprintf(l.unit, sizeof(l.unit), "total_tokens");
+    snprintf(l.period, sizeof(l.period), "month");
+    l.period_start = 1000;
+    l.period_end = 4102444800;    /* 2100: never over in this test */
+    return l;
+}
+
+/* A lease as a sync would have left it. */
+static struct ql_slot *grant(const struct ql_limit *l, int64_t lease)
+{
+    struct ql_slot *s = slot_get(l);
+
+    lock(&s->mu);
+    s->lease = lease;
+    s->limit_eff = 1000;
+    s->others = 100 + lease;
+    s->epoch = ql_epoch();
+    s->expires_ms = wall_ms() + 60000;
+    pthread_mutex_unlock(&s->mu);
+    return s;
+}
+
+static void test_leases(struct config *c)
+{
+    struct ql_limit a = limit_of(1, "grp-a"), b = limit_of(2, "grp-b");
+    struct db_session db;
+    struct ql_take t, t2;
+    struct ql_view v;
+    struct ql_slot *s;
+
+    db_session_init(&db, c, "unit");
+    s = grant(&a, 100);
+    T_OK(slot_get(&a) == s, "a balance keeps its slot");
+    T_OK(slot_get(&b) != s, "another balance gets another slot");
+    T_EQ_INT(ql_reserve(&db, &a, 60, 0, &t, &v), 0,
+             "within the lease: reserved without the database");
+    T_EQ_INT(v.limit, 1000, "view: the limit");
+    T_EQ_INT(v.remaining, 1000 - 200 - 60, "view: remaining");
+    T_EQ_INT(ql_reserve(&db, &a, 60, 0, &t2, &v), -2,
+             "past the lease, database down, fail-closed: -2");
+    T_EQ_INT(s->inflight, 60, "nothing taken by the refusal");
+    ql_settle(&t, 25);
+    T_EQ_INT(s->inflight, 0, "settled: the estimate released");
+    T_EQ_INT(s->spent, 25, "settled: the real usage kept to push");
+    T_EQ_INT(ql_reserve(&db, &a, 75, 0, &t, &v), 0,
+             "the lease's rest: reserved");
+    ql_settle(&t, 75);
+    T_EQ_INT(ql_reserve(&db, &a, 50, 1, &t, &v), 0,
+             "past the lease, fail-open: admitted");
+    ql_settle(&t, 50);
+    T_EQ_INT(s->spent, 150, "fail-open usage counted for later");
+    ql_invalidate();
+    T_OK(s->epoch != ql_epoch(), "an operator change outdates the lease");
+    T_EQ_INT(ql_reserve(&db, &a, 1, 0, &t, &v), -2,
+             "outdated lease, database down, fail-closed: not used");
+    db_session_release(&db);
+}
+
+/* Processes share the table: a reservation in a child is seen here. */
+static void test_processes(void)
+{
+    struct ql_limit l = limit_of(3, "grp-shared");
+    struct ql_slot *s = grant(&l, 10000);
+    int st = 0;
+    pid_t pids[2];
+
+    for (int p = 0; p < 2; p++) {
+        if ((pids[p] = fork()) == 0) {
+            struct db_session db;
+            struct ql_take t;
+            struct ql_view v;
+
+            db_session_init(&db, qcfg, "unit");
+            for (int i = 0; i < 1000; i++)
+                if (ql_reserve(&db, &l, 3, 0, &t, &v) == 0)
+                    ql_settle(&t, 2);
+            _exit(0);
+        }
+    }
+    for (int p = 0; p < 2; p++)
+        waitpid(pids[p], &st, 0);
+    T_EQ_INT(s->spent, 4000, "two processes: every settlement counted");
+    T_EQ_INT(s->inflight, 0, "and every reservation released");
+}
+
+static void test_config(void)
+{
+    char err[256] = "";
+    struct config *c = config_parse(
+        "{" BASE ",\"quotas\":{\"lease_min\":5,\"lease_max\":50,"
+        "\"limits\":[{\"name\":\"g\",\"scope\":\"global\",\"match\":"
+        "{\"group\":\"mkt\",\"model\":\"m\"},\"unit\":\"total_tokens\","
+        "\"window\":\"month\",\"time_zone\":\"Europe/Paris\",\"limit\":5},"
+        "{\"name\":\"l\",\"limit\":3}]}}", "t", err, sizeof(err));
+
+    T_OK(c != NULL, "a global limit parses");
+    if (c != NULL) {
+        T_OK(c->quotas->limits[0].global && !c->quotas->limits[1].global,
+             "scope global; local by default");
+        T_EQ_STR(c->quotas->limits[0].period, "month", "global period");
+        T_EQ_STR(c->quotas->limits[0].time_zone, "Europe/Paris", "its zone");
+        T_EQ_INT(c->quotas->n_global, 1, "one global limit");
+        T_OK(c->quotas->leases && c->quotas->lease_min == 5 &&
+             c->quotas->lease_max == 50, "lease settings");
+    }
+    config_free(c);
+    c = config_parse("{" BASE ",\"quotas\":{\"limits\":[{\"scope\":"
+                     "\"global\",\"window\":\"second\",\"limit\":1}]}}", "t",
+                     err, sizeof(err));
+    T_OK(c == NULL && strstr(err, "window") != NULL,
+         "global per second refused");
+    config_free(c);
+    c = config_parse("{" BASE ",\"quotas\":{\"limits\":[{\"scope\":"
+                     "\"global\",\"per\":[\"user\"],\"match\":{\"group\":"
+                     "\"g\"},\"window\":\"day\",\"limit\":1}]}}", "t", err,
+                     sizeof(err));
+    T_OK(c == NULL && strstr(err, "at most one") != NULL,
+         "two subject dimensions refused");
+    config_free(c);
+    c = config_parse("{" BASE ",\"quotas\":{\"limits\":[{\"scope\":"
+                     "\"planet\",\"limit\":1}]}}", "t", err, sizeof(err));
+    T_OK(c == NULL && strstr(err, "scope") != NULL, "unknown scope refused");
+    config_free(c);
+    c = config_parse("{" BASE ",\"quotas\":{\"lease_min\":9,\"lease_max\":"
+                     "8}}", "t", err, sizeof(err));
+    T_OK(c == NULL && strstr(err, "lease_min") != NULL,
+         "lease_min above lease_max refused");
+    config_free(c);
+}
+
+int main(void)
+{
+    char path[] = "/tmp/aigw-ql-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    struct config *c = config_parse("{" BASE ",\"quotas\":{}}", "t", err,
+                                    sizeof(err));
+
+    close(fd);
+    T_OK(c != NULL, "config");
+    if (c == NULL)
+        return t_done();
+    /* the table alone: no sync thread (it would reach for the database) */
+    qcfg = c;
+    T_OK(map_file(path) == 0 && ql_ready(), "maps the file");
+    T_OK(strlen(shm->host) == 32, "a host id");
+    test_leases(c);
+    test_processes();
+    unlink(path);
+    test_config();
+    config_free(c);
+    return t_done();
+}
