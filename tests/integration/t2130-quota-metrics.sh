@@ -24,8 +24,19 @@ db_used() {
           WHERE l.subject_kind = 'group' AND p.subject = '$grp' AND l.unit = '$1'
           ORDER BY p.period_start DESC LIMIT 1"
 }
-scrape
-used=$(db_used total_tokens)
+# usage reaches the balance and the gauges with the lease sync (within
+# quotas.lease_flush_ms), not with the response: wait for both to agree
+# settled COND: scrape until the token gauge equals the balance and COND
+settled() {
+    for _ in $(seq 50); do
+        scrape
+        used=$(db_used total_tokens)
+        [ "${used:-0}" -gt 0 ] && [ "$(val aigw_quota_used "$G")" = "$used" ] &&
+            eval "$1" && return 0
+        sleep 0.1
+    done
+}
+settled '[ "$(val aigw_quota_used "$R")" = 2 ]'
 check "tokens were counted ($used)" test "${used:-0}" -gt 0
 is "aigw_quota_used equals the database's balance" "$(val aigw_quota_used "$G")" "$used"
 is "aigw_quota_limit is the allowance" "$(val aigw_quota_limit "$G")" 1000
@@ -37,7 +48,7 @@ is "a model-scoped request quota: limit" "$(val aigw_quota_limit "$R")" 3
 # an operator raises the allowance: the gauge follows at the next request
 "$ADMIN" quota add --group "$grp" --amount 500 >/dev/null
 post /v1/chat/completions "$KEY" "$(chat mock-gpt 'after add')" >/dev/null
-scrape
+settled '[ "$(val aigw_quota_limit "$G")" = 1500 ] && [ "$(val aigw_quota_used "$R")" = 3 ]'
 is "allowance after 'quota add' (next settlement)" "$(val aigw_quota_limit "$G")" 1500
 is "used after a third request" "$(val aigw_quota_used "$G")" "$(db_used total_tokens)"
 is "three requests of three" "$(val aigw_quota_used_ratio "$R")" 1.000000

@@ -23,8 +23,12 @@ last=$(curl -s "$H/__last")
 is "webhook: POSTed as JSON" \
     "$(echo "$last" | jq -r '.method + " " + .headers["content-type"]')" "POST application/json"
 is "webhook: the quota_threshold event" \
-    "$(echo "$last" | jq -r '.body | fromjson | "\(.event) \(.subject_kind) \(.subject) \(.unit) \(.period) \(.threshold_pct) \(.used) \(.limit)"')" \
-    "quota_threshold group $G requests day 80 4 5"
+    "$(echo "$last" | jq -r '.body | fromjson | "\(.event) \(.subject_kind) \(.subject) \(.unit) \(.period) \(.threshold_pct) \(.limit)"')" \
+    "quota_threshold group $G requests day 80 5"
+# usage is pushed in batches by the lease sync: the crossing is seen at 4
+# (the 4th request alone) or 5 (the 4th and 5th in one push)
+used=$(echo "$last" | jq -r '.body | fromjson | .used')
+check "webhook: used at the crossing is 4 or 5 ($used)" test "$used" -ge 4 -a "$used" -le 5
 is "webhook: the same event as the log line" \
     "$(grep -F "\"subject\":\"$G\"" "$GWLOG" | grep -c '"event":"quota_threshold"')" 1
 sleep 0.3

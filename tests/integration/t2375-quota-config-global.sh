@@ -8,7 +8,8 @@
 grp="q2350-$$"
 KEY=$(new_key "u-$grp" "$grp")
 LIMIT=100
-sed "s|\"limits\": \[|&\n{ \"name\": \"cfg-$grp\", \"scope\": \"global\", \"match\": { \"group\": \"$grp\" }, \"unit\": \"total_tokens\", \"window\": \"month\", \"time_zone\": \"Europe/Paris\", \"limit\": $LIMIT },|" \
+# into quotas.limits only (the first "limits": plans have their own)
+sed "0,/\"limits\": \[/s|\"limits\": \[|&\n{ \"name\": \"cfg-$grp\", \"scope\": \"global\", \"match\": { \"group\": \"$grp\" }, \"unit\": \"total_tokens\", \"window\": \"month\", \"time_zone\": \"Europe/Paris\", \"limit\": $LIMIT },|" \
     "$ROOT/tests/integration/aigw-test.json" >"$TMP/global.json"
 chk() { env AIGW_SPOOL_DIR="$VAR/spool" AIGW_UPSTREAM_URL="$MOCK/v1" \
           AIGW_PMOCK_URL="$PMOCK" AIGW_TEST_CREDENTIALS="$VAR/credentials" \
