@@ -36,7 +36,7 @@ BINS = fcgi/aigw-fcgi report/aigw-admin report/aigw-report \
        tests/mock/mock-provider
 
 .PHONY: all deps run stop test unit integration bench bench-quota asan \
-        migrate install clean distclean
+        migrate install clean distclean bench-report
 all: $(BINS)
 
 V ?= 0
@@ -109,6 +109,10 @@ $(B)/bench/quota-bench: tests/bench/quota-bench.c $(filter-out \
                         $(B)/fcgi/main.o,$(FCGI_OBJS))
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+# Chargeback reports over ~10M synthetic events (slow; not part of test).
+bench-report: deps all
+	@bash tests/bench/report-bench.sh
 
 asan:
 	$(MAKE) clean

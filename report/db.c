@@ -201,3 +201,55 @@ int db_stream(struct pg_conn *conn, const char *sql, int n,
     }
     return rc;
 }
+
+/* Drains what is left of a COPY OUT and the results after it. */
+static void copy_discard(PGconn *conn)
+{
+    char *line;
+    PGresult *res;
+
+    while (PQgetCopyData(conn, &line, 0) > 0)
+        PQfreemem(line);
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+}
+
+int db_copy_out(struct pg_conn *conn, const char *sql, FILE *fp,
+                long long *rows, char *err)
+{
+    PGresult *res = PQexec(conn, sql);
+    char *line;
+    int n, rc = 0;
+
+    *rows = 0;
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        set_err(err, "", res ? PQresultErrorMessage(res)
+                             : PQerrorMessage(conn));
+        PQclear(res);
+        return DB_EFAIL;
+    }
+    PQclear(res);
+    while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
+        size_t len = (size_t)n;
+
+        if (fwrite(line, 1, len, fp) != len) {
+            PQfreemem(line);
+            cancel(conn);
+            copy_discard(conn);
+            return DB_ESTOP;
+        }
+        PQfreemem(line);
+        (*rows)++;
+    }
+    if (n == -2)
+        set_err(err, "", PQerrorMessage(conn));
+    while ((res = PQgetResult(conn)) != NULL) {
+        if (rc == 0 && (n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK)) {
+            if (n != -2)
+                set_err(err, "", PQresultErrorMessage(res));
+            rc = DB_EFAIL;
+        }
+        PQclear(res);
+    }
+    return n == -2 ? DB_EFAIL : rc;
+}

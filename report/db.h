@@ -6,6 +6,8 @@
 #ifndef AIGW_REPORT_DB_H
 #define AIGW_REPORT_DB_H
 
+#include <stdio.h>
+
 struct pg_conn;
 struct pg_result;
 
@@ -44,5 +46,13 @@ typedef int (*db_row_fn)(void *arg, const struct pg_result *res, int row);
  * a stop the rest of the result is cancelled and discarded. */
 int db_stream(struct pg_conn *conn, const char *sql, int n,
               const char *const *vals, db_row_fn fn, void *arg, char *err);
+
+/* Runs sql, a COPY ... TO STDOUT statement (no parameters: COPY takes
+ * none, so values must be quoted into sql with PQescapeLiteral), and
+ * writes the data to fp as it arrives, one row in memory at a time. *rows
+ * gets the number of rows copied. Returns 0, DB_EFAIL (query failed; err)
+ * or DB_ESTOP (a write to fp failed; errno set, the rest is discarded). */
+int db_copy_out(struct pg_conn *conn, const char *sql, FILE *fp,
+                long long *rows, char *err);
 
 #endif

@@ -110,7 +110,8 @@ static struct json_object *json_value(enum out_type type, const char *s)
     return json_number(type, s);
 }
 
-static int json_row(struct out *o, const char *const *vals)
+/* One JSON object; total adds "total":true first (the totals row). */
+static int json_row(struct out *o, const char *const *vals, int total)
 {
     struct json_object *obj = json_object_new_object();
     const char *txt;
@@ -118,6 +119,14 @@ static int json_row(struct out *o, const char *const *vals)
 
     if (obj == NULL)
         goto out;
+    if (total) {
+        struct json_object *t = json_object_new_boolean(1);
+
+        if (json_object_object_add(obj, "total", t) < 0) {
+            json_object_put(t);
+            goto out;
+        }
+    }
     for (size_t i = 0; i < o->ncols; i++) {
         struct json_object *v = json_value(o->cols[i].type, vals[i]);
 
@@ -160,7 +169,7 @@ int out_row(struct out *o, const char *const *vals)
             fail(o);
         break;
     case OUT_JSON:
-        if (json_row(o, vals) < 0)
+        if (json_row(o, vals, 0) < 0)
             fail(o);
         break;
     }
@@ -168,13 +177,33 @@ int out_row(struct out *o, const char *const *vals)
     return o->err;
 }
 
-void out_total(struct out *o, const char *const *vals)
+int out_total(struct out *o, const char *const *vals, size_t nkeys)
 {
-    if (o->fmt != OUT_TABLE || o->tab == NULL)
-        return;
-    if (o->nrows > 0)
-        table_rule(o->tab);
-    table_row(o, vals);
+    const char *row[OUT_MAX_COLS];
+    int fmt_table = o->fmt == OUT_TABLE;
+
+    if (o->err)
+        return o->err;
+    for (size_t i = 0; i < o->ncols; i++)
+        row[i] = i >= nkeys ? vals[i]
+                 : i == 0 && o->fmt != OUT_JSON ? "TOTAL"
+                 : fmt_table ? "" : NULL;
+    if (fmt_table) {
+        if (o->tab == NULL)
+            return 0;
+        if (o->nrows > 0)
+            table_rule(o->tab);
+        table_row(o, row);
+        return 0;
+    }
+    if (o->fmt == OUT_CSV) {
+        if (csv_row(o->fp, row, o->ncols) < 0)
+            fail(o);
+    } else if (json_row(o, row, 1) < 0) {
+        fail(o);
+    }
+    o->nrows++;
+    return o->err;
 }
 
 int out_end(struct out *o)

@@ -10,14 +10,14 @@
  *          digits PostgreSQL returned (a decimal such as 0.001234 is not
  *          rounded through a double), NULL is null
  *
- * Values are text as libpq returns it; the totals row is table-only. */
+ * Values are text as libpq returns it. */
 #ifndef AIGW_REPORT_OUT_H
 #define AIGW_REPORT_OUT_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#define OUT_MAX_COLS 16
+#define OUT_MAX_COLS 24
 
 enum out_format { OUT_TABLE, OUT_CSV, OUT_JSON };
 enum out_type { OUT_TEXT, OUT_INT, OUT_DECIMAL };
@@ -46,9 +46,13 @@ int out_begin(struct out *o);
 /* One row; vals[0..ncols) borrowed, NULL for SQL NULL. Returns 0 or -1. */
 int out_row(struct out *o, const char *const *vals);
 
-/* Totals row: table format only (after a rule if rows precede it);
- * ignored by csv and json. */
-void out_total(struct out *o, const char *const *vals);
+/* Totals row, after the rows, in every format; its first nkeys columns
+ * name the row rather than carry values. table: "TOTAL" in the first
+ * column, the other key columns empty, after a rule if rows precede it.
+ * csv: the same, the other key columns empty (NULL). json: an object with
+ * "total":true first and null key columns. vals[nkeys..ncols) are the
+ * values; vals[0..nkeys) are ignored. Returns 0 or -1. */
+int out_total(struct out *o, const char *const *vals, size_t nkeys);
 
 /* Finishes the document (table body, JSON ']') and flushes. Returns 0, or
  * -1 if any write failed. */

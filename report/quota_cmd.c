@@ -39,7 +39,7 @@ static const char sql_admin[] =
     "SELECT aigw_quota_admin($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9, "
     "now())";
 
-static const char sql_show[] =
+const char quota_show_sql[] =
     "SELECT l.subject_kind, coalesce(q.subject, l.subject), l.model, l.unit,"
     " l.period, l.limit_value + coalesce(q.adjust, 0), coalesce(q.used, 0),"
     " coalesce(q.reserved, 0), greatest(l.limit_value + coalesce(q.adjust, 0)"
@@ -168,7 +168,7 @@ static int show(PGconn *c, const struct qopts *o)
     const char *p[2] = { o->kind, o->subject };
     PGresult *res;
 
-    if (db_exec(c, sql_show, 2, p,
+    if (db_exec(c, quota_show_sql, 2, p,
                 &res, err) < 0) {
         fprintf(stderr, PROG ": quota show: %s\n", err);
         return CLI_FAIL;

@@ -6,4 +6,11 @@
 /* argv[i] is the quota command. Returns a CLI_* exit code. */
 int quota_main(const char *conninfo, int argc, char **argv, int i);
 
+/* Every limit with the current period's balance of each subject: columns
+ * subject_kind, subject, model, unit, period, limit (with this period's
+ * adjustment), used, reserved, remaining, resets_at (RFC 3339, UTC),
+ * time_zone. $1: subject kind or NULL (all), $2: subject or NULL. Shared
+ * by aigw-admin quota show/list and aigw-report quota. */
+extern const char quota_show_sql[];
+
 #endif

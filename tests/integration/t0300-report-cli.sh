@@ -110,24 +110,29 @@ sql "DELETE FROM api_keys WHERE id = '$K3'" >/dev/null   # a deleted key
 
 JAN=(--from 2001-01-01 --to 2001-02-01)
 "$REPORT" spend --by user "${JAN[@]}" --format csv >"$TMP/u.csv"
-is "spend csv by user: exact output" "$(cat "$TMP/u.csv")" \
-'user_id,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd,unpriced_requests
-t0300-alice,3,2237,1068,3305,0.016029,0
-t0300-bob,1,7,3,10,0.000003,0
-"t0300-carol ""c""",1,11,22,33,0.000000,1
-,1,0,0,0,0.000000,1'
+is "spend csv by user: exact output, totals row last" "$(cat "$TMP/u.csv")" \
+'user_id,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd,unpriced_requests,cost_pusd
+t0300-alice,3,2237,1068,3305,0.016029,0,16029000000
+t0300-bob,1,7,3,10,0.000003,0,2850000
+"t0300-carol ""c""",1,11,22,33,0.000000,1,0
+,1,0,0,0,0.000000,1,0
+TOTAL,6,2255,1093,3348,0.016032,2,16031850000'
+is "spend csv --no-total: the rows alone" \
+    "$("$REPORT" spend --by user "${JAN[@]}" --format csv --no-total)" \
+    "$(sed '$d' "$TMP/u.csv")"
 
 "$REPORT" spend --by api_key "${JAN[@]}" --format csv >"$TMP/k.csv"
 is "spend csv by api_key: header" "$(head -n1 "$TMP/k.csv")" \
-    api_key_id,user_id,group_id,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd,unpriced_requests
+    api_key_id,user_id,group_id,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd,unpriced_requests,cost_pusd
 is "spend csv by api_key: key row with its user and group" \
-    "$(grep "^$K1" "$TMP/k.csv")" "$K1,t0300-alice,t0300-eng,3,2237,1068,3305,0.016029,0"
+    "$(grep "^$K1" "$TMP/k.csv")" "$K1,t0300-alice,t0300-eng,3,2237,1068,3305,0.016029,0,16029000000"
 is "spend csv by api_key: a deleted key has no user or group" \
-    "$(grep "^$K3" "$TMP/k.csv")" "$K3,,,1,11,22,33,0.000000,1"
-is "spend csv by api_key: no key sorts last" "$(tail -n1 "$TMP/k.csv")" \
-    ",,,1,0,0,0,0.000000,1"
+    "$(grep "^$K3" "$TMP/k.csv")" "$K3,,,1,11,22,33,0.000000,1,0"
+is "spend csv by api_key: no key sorts last, before the totals" \
+    "$(tail -n2 "$TMP/k.csv")" ",,,1,0,0,0,0.000000,1,0
+TOTAL,,,6,2255,1093,3348,0.016032,2,16031850000"
 is "spend csv by api_key: keys ascending" \
-    "$(sed 1d "$TMP/k.csv" | cut -d, -f1 | sed '$d')" \
+    "$(sed 1d "$TMP/k.csv" | cut -d, -f1 | sed '$d' | sed '$d')" \
     "$(printf '%s\n' "$K1" "$K2" "$K3" | LC_ALL=C sort)"
 
 is "spend csv by model: served else requested model, ascending" \
@@ -137,12 +142,14 @@ claude-sonnet-4-5,1,0.000024,0
 gpt-4o,2,0.016005,0
 gpt-4o-mini,1,0.000003,0
 t0300-unpriced,1,0.000000,1
-,1,0.000000,1'
+,1,0.000000,1
+TOTAL,6,0.016032,2'
 
 "$REPORT" spend --by group "${JAN[@]}" --format json >"$TMP/g.json"
-is "spend json by group: typed rows" "$(jq -c '[.[] | [.group_id, .requests,
-    .total_tokens, .unpriced_requests]]' "$TMP/g.json")" \
-    '[["t0300-eng",4,3338,1],["t0300-ops",1,10,0],[null,1,0,1]]'
+is "spend json by group: typed rows, then the totals object" \
+    "$(jq -c '[.[] | [.total, .group_id, .requests, .total_tokens,
+    .unpriced_requests, .cost_pusd]]' "$TMP/g.json")" \
+    '[[null,"t0300-eng",4,3338,1,16029000000],[null,"t0300-ops",1,10,0,2850000],[null,null,1,0,1,0],[true,null,6,3348,2,16031850000]]'
 like "spend json: cost_usd is a number with 6 exact decimals" \
     "$(head -n2 "$TMP/g.json" | tail -n1)" '"cost_usd":0\.016029,'
 
@@ -150,11 +157,11 @@ like "spend json: cost_usd is a number with 6 exact decimals" \
 sums() {
     sql "SELECT count(*), sum(prompt_tokens), sum(completion_tokens),
         sum(total_tokens), round(sum(cost_pusd) * 0.000000000001, 6),
-        count(*) FILTER (WHERE cost_pusd IS NULL)
+        count(*) FILTER (WHERE cost_pusd IS NULL), sum(cost_pusd)
         FROM usage_events WHERE ts >= '$1' AND ts < '$2'" | tr '|' ' '
 }
 JANSUM=$(sums 2001-01-01 2001-02-01)
-is "sql sums for January" "$JANSUM" "6 2255 1093 3348 0.016032 2"
+is "sql sums for January" "$JANSUM" "6 2255 1093 3348 0.016032 2 16031850000"
 for by in api_key user group model; do
     "$REPORT" spend --by $by "${JAN[@]}" >"$TMP/t"
     is "spend table by $by: TOTAL equals SQL sums" \
@@ -162,10 +169,15 @@ for by in api_key user group model; do
         "$JANSUM"
     is "spend csv by $by: column sums equal SQL sums" \
         "$("$REPORT" spend --by $by "${JAN[@]}" --format csv | awk -F, '
-            NR == 1 { k = NF - 6; next }
-            { for (i = 1; i <= 6; i++) s[i] += $(k + i) }
-            END { print s[1], s[2], s[3], s[4], s[6] }')" \
-        "$(echo "$JANSUM" | awk '{ print $1, $2, $3, $4, $6 }')"
+            NR == 1 { k = NF - 7; next }
+            $1 == "TOTAL" { next }
+            { for (i = 1; i <= 7; i++) s[i] += $(k + i) }
+            END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", s[1], s[2], s[3], s[4], s[6], s[7] }')" \
+        "$(echo "$JANSUM" | awk '{ print $1, $2, $3, $4, $6, $7 }')"
+    is "spend csv by $by: totals row equals SQL sums" \
+        "$("$REPORT" spend --by $by "${JAN[@]}" --format csv | tail -n1 |
+            awk -F, '{ k = NF - 7; print $(k+1), $(k+2), $(k+3), $(k+4), $(k+5), $(k+6), $(k+7) }')" \
+        "$JANSUM"
 done
 
 # Half-open [from, to): the instant `from` is in, the instant `to` is out.
@@ -185,7 +197,10 @@ is "period: December to February" \
     "$(total --from 2000-12-01 --to 2001-03-01)" \
     "$(sums 2000-12-01 2001-03-01 | awk '{ print $1, $5 }')"
 "$REPORT" spend --by user --from 2031-01-01 --to 2031-02-01 --format json >"$TMP/e"
-is "empty period: json []" "$(cat "$TMP/e")" "[]"
+is "empty period: json, only a zero totals object" "$(tr -d "\n" <"$TMP/e")" \
+    '[{"total":true,"user_id":null,"requests":0,"prompt_tokens":0,"completion_tokens":0,"total_tokens":0,"cost_usd":0.000000,"unpriced_requests":0,"cost_pusd":0}]'
+is "empty period: json --no-total is []" \
+    "$("$REPORT" spend --by user --from 2031-01-01 --to 2031-02-01 --format json --no-total)" "[]"
 is "empty period: table TOTAL is zero" \
     "$(total --from 2031-01-01 --to 2031-02-01)" "0 0.000000"
 

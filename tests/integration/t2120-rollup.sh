@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reports from the daily rollup plus the not-yet-rolled tail equal the raw
+# Reports from the rollups plus the not-yet-rolled tail equal the raw
 # ledger, to the token and to the pico-USD: before any rollup, after one,
 # with late rows landing in already-rolled days, on partial days, for every
 # grouping; rollup runs are idempotent and replays never double count.
@@ -8,7 +8,9 @@
 
 cleanup() {
     sql "DELETE FROM usage_events WHERE ts >= '2002-03-01' AND ts < '2002-04-01'" >/dev/null
-    sql "DELETE FROM usage_rollup_daily WHERE day >= '2002-03-01' AND day < '2002-04-01'" >/dev/null
+    sql "DELETE FROM usage_rollup_hourly WHERE hour >= '2002-03-01' AND hour < '2002-04-01'" >/dev/null
+    sql "DELETE FROM usage_rollup_daily_group WHERE day >= '2002-03-01' AND day < '2002-04-01'" >/dev/null
+    sql "DELETE FROM usage_rollup_monthly_group WHERE month = '2002-03-01'" >/dev/null
 }
 cleanup
 # ingest N events spread over March 2002 with seed S (ids are deterministic)
@@ -35,12 +37,12 @@ raw() {  # raw FROM TO: requests,prompt,completion,total,cost_usd,unpriced
 rep() {  # rep BY FROM TO: the same from aigw-report's CSV
     local skip
     skip=$([ "$1" = api_key ] && echo 3 || echo 1)
-    "$REPORT" spend --by "$1" --from "$2" --to "$3" --format csv | tail -n +2 |
+    "$REPORT" spend --by "$1" --from "$2" --to "$3" --format csv --no-total | tail -n +2 |
         awk -F, -v s="$skip" '{r+=$(s+1); p+=$(s+2); c+=$(s+3); t+=$(s+4); u+=$(s+6)}
             END {printf "%d,%d,%d,%d,%d", r, p, c, t, u}'
 }
 repcost() {  # per group "group:cost_usd" lines, sorted (exact decimals)
-    "$REPORT" spend --by group --from "$1" --to "$2" --format csv | tail -n +2 |
+    "$REPORT" spend --by group --from "$1" --to "$2" --format csv --no-total | tail -n +2 |
         awk -F, '{print $1 ":" $6}' | sort
 }
 rawcost() {
@@ -62,8 +64,10 @@ compare "before any rollup" $FROM $TO
 "$REPORT" rollup 2>"$TMP/err"
 is "rollup: exit 0" $? 0
 like "rollup: says how many events it folded" "$(cat "$TMP/err")" '^aigw-report: rolled up [0-9]+ usage events$'
-is "rollup holds the month's events" \
-    "$(sql "SELECT sum(requests) FROM usage_rollup_daily WHERE day >= '$FROM' AND day < '$TO'")" 3000
+for t in "hourly WHERE hour" "daily_group WHERE day" "monthly_group WHERE month"; do
+    is "rollup: usage_rollup_${t%% *} holds the month's events" \
+        "$(sql "SELECT sum(requests) FROM usage_rollup_$t >= '$FROM' AND ${t##* } < '$TO'")" 3000
+done
 compare "after a rollup" $FROM $TO
 compare "partial days at both ends" 2002-03-10T12:34:56Z 2002-03-20T06:00:00Z
 compare "within one day" 2002-03-15T01:00:00Z 2002-03-15T23:00:00Z
@@ -75,8 +79,10 @@ compare "late rows, not yet rolled" $FROM $TO
 "$REPORT" rollup 2>/dev/null
 "$REPORT" rollup 2>"$TMP/err2"
 like "a second run in a row folds nothing" "$(cat "$TMP/err2")" 'rolled up 0 usage'
-is "rollup is idempotent: no event counted twice" \
-    "$(sql "SELECT sum(requests) FROM usage_rollup_daily WHERE day >= '$FROM' AND day < '$TO'")" 3500
+for t in "hourly WHERE hour" "daily_group WHERE day" "monthly_group WHERE month"; do
+    is "rollup is idempotent: usage_rollup_${t%% *} counts no event twice" \
+        "$(sql "SELECT sum(requests) FROM usage_rollup_$t >= '$FROM' AND ${t##* } < '$TO'")" 3500
+done
 compare "after rolling the late rows" $FROM $TO
 is "--month equals --from/--to" \
     "$("$REPORT" spend --by model --month 2002-03 --format csv | md5sum)" \

@@ -1,5 +1,6 @@
 /* Output formats of report/out.c (with table.c and csv.c): CSV header and
- * NULLs, JSON typing and exact decimals, aligned tables with a totals row.
+ * NULLs, JSON typing and exact decimals, aligned tables, a totals row in
+ * every format.
  * TAP via t.h. */
 #include "../../report/csv.c"
 #include "../../report/out.c"
@@ -14,7 +15,7 @@ static void render(enum out_format fmt, const char *name, const char *want)
 {
     const char *r1[] = {"a,\"b\"", "3", "0.001234"};
     const char *r2[] = {NULL, "12345", "100000000.000001"};
-    const char *tot[] = {"TOTAL", "12348", "100000000.001235"};
+    const char *tot[] = {"ignored", "12348", "100000000.001235"};
     char *got = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&got, &len);
@@ -25,7 +26,7 @@ static void render(enum out_format fmt, const char *name, const char *want)
     rc = out_begin(o);
     rc |= out_row(o, r1);
     rc |= out_row(o, r2);
-    out_total(o, tot);
+    rc |= out_total(o, tot, 1);
     rc |= out_end(o);
     out_free(o);
     fclose(fp);
@@ -38,14 +39,14 @@ static void render(enum out_format fmt, const char *name, const char *want)
 static void render_empty(enum out_format fmt, const char *name,
                          const char *want)
 {
-    const char *tot[] = {"TOTAL", "0", "0.000000"};
+    const char *tot[] = {"ignored", "0", "0.000000"};
     char *got = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&got, &len);
     struct out *o = out_new(fmt, fp, cols, 3);
     int rc = out_begin(o);
 
-    out_total(o, tot);
+    rc |= out_total(o, tot, 1);
     rc |= out_end(o);
     out_free(o);
     fclose(fp);
@@ -57,15 +58,18 @@ static void render_empty(enum out_format fmt, const char *name,
 
 static void test_formats(void)
 {
-    render(OUT_CSV, "csv: header, quoting, NULL empty, no total",
+    render(OUT_CSV, "csv: header, quoting, NULL empty, TOTAL row last",
            "key,requests,cost_usd\n"
            "\"a,\"\"b\"\"\",3,0.001234\n"
-           ",12345,100000000.000001\n");
-    render(OUT_JSON, "json: typed numbers with exact digits, null",
+           ",12345,100000000.000001\n"
+           "TOTAL,12348,100000000.001235\n");
+    render(OUT_JSON, "json: typed numbers with exact digits, null, total",
            "[\n"
            "{\"key\":\"a,\\\"b\\\"\",\"requests\":3,\"cost_usd\":0.001234},\n"
            "{\"key\":null,\"requests\":12345,"
-           "\"cost_usd\":100000000.000001}\n"
+           "\"cost_usd\":100000000.000001},\n"
+           "{\"total\":true,\"key\":null,\"requests\":12348,"
+           "\"cost_usd\":100000000.001235}\n"
            "]\n");
     render(OUT_TABLE, "table: aligned, numbers right, totals after a rule",
            "key     requests          cost_usd\n"
@@ -74,9 +78,11 @@ static void test_formats(void)
            "(none)     12345  100000000.000001\n"
            "------  --------  ----------------\n"
            "TOTAL      12348  100000000.001235\n");
-    render_empty(OUT_JSON, "json: no rows is []", "[]\n");
-    render_empty(OUT_CSV, "csv: no rows is the header",
-                 "key,requests,cost_usd\n");
+    render_empty(OUT_JSON, "json: no rows, the totals object alone",
+                 "[\n{\"total\":true,\"key\":null,\"requests\":0,"
+                 "\"cost_usd\":0.000000}\n]\n");
+    render_empty(OUT_CSV, "csv: no rows, the header and totals",
+                 "key,requests,cost_usd\nTOTAL,0,0.000000\n");
     render_empty(OUT_TABLE, "table: no rows, one rule, totals",
                  "key    requests  cost_usd\n"
                  "-----  --------  --------\n"
