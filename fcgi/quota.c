@@ -304,6 +304,7 @@ static void refuse(struct request *r, const struct quota_hit *h,
              h->period, h->limit, h->used, iso);
     r->ev.http_status = 429;
     r->ev.error_type = code;
+    r->ev.degraded[0] = '\0';    /* refused, not served degraded */
     if (r->error_out != NULL)         /* another API's error shape */
         r->error_out(r, 429, code, msg, hdr);
     else if (buf_error(&b) == 0)

@@ -396,10 +396,18 @@ static void reconcile(struct db_session *db)
 
 /* --- config limits with "scope": "global" ----------------------------- */
 
-/* the config owns its limits' degrade settings too (sql/0013) */
+/* The config owns its global limits, degrade settings included
+ * (sql/0013); a change (the first worker to start with it) is audited
+ * with actor config:<name>, like an operator's. */
+#define QG_SETTINGS(t) "jsonb_build_object('limit', " t ".limit_value, " \
+    "'time_zone', " t ".time_zone, 'degrade_pct', " t ".degrade_pct, " \
+    "'degrade_model', " t ".degrade_model, 'degrade_max_tokens', " \
+    t ".degrade_max_tokens)"
 static const char sql_upsert[] =
-    "INSERT INTO quota_limits (subject_kind, subject, model, unit, period, "
-    "limit_value, time_zone, source, degrade_pct, degrade_model, "
+    "WITH old AS (SELECT * FROM quota_limits WHERE subject_kind = $1 AND "
+    "subject = $2 AND model = $3 AND unit = $4 AND period = $5), "
+    "up AS (INSERT INTO quota_limits (subject_kind, subject, model, unit, "
+    "period, limit_value, time_zone, source, degrade_pct, degrade_model, "
     "degrade_max_tokens) VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8, "
     "$9::int, $10, $11::bigint) ON CONFLICT (subject_kind, subject, model, "
     "unit, period) DO UPDATE SET limit_value = EXCLUDED.limit_value, "
@@ -412,7 +420,12 @@ static const char sql_upsert[] =
     "quota_limits.degrade_model, quota_limits.degrade_max_tokens) "
     "IS DISTINCT FROM (EXCLUDED.limit_value, EXCLUDED.time_zone, "
     "EXCLUDED.source, EXCLUDED.degrade_pct, EXCLUDED.degrade_model, "
-    "EXCLUDED.degrade_max_tokens)";
+    "EXCLUDED.degrade_max_tokens) RETURNING *) "
+    "INSERT INTO quota_audit (actor, action, limit_id, subject_kind, "
+    "subject, model, unit, period, old_value, new_value) "
+    "SELECT $8, 'config', up.id, up.subject_kind, up.subject, up.model, "
+    "up.unit, up.period, (SELECT " QG_SETTINGS("old") " FROM old), "
+    QG_SETTINGS("up") " FROM up";
 
 static const char *const subject_kinds[QD_N] = { "api_key", "user",
                                                  "group", NULL, "route" };

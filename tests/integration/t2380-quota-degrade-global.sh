@@ -49,6 +49,9 @@ like "ledger: degraded says which global limit and the share" \
     "^-\|-\|(-\|)*limit=group:$G/month used_pct=(5[0-9]|[6-9][0-9]) model=mock-cheap(\|limit=group:$G/month used_pct=[0-9]+ model=mock-cheap)*\$"
 like "log line: degraded" "$(grep -F "\"group_id\":\"$G\"" "$GWLOG" | grep -F '"served_model":"mock-cheap"' | tail -1)" \
     "\"degraded\":\"limit=group:$G/month used_pct=[0-9]+ model=mock-cheap\""
+wait_sql "SELECT count(*) FROM usage_events WHERE group_id = '$G' AND http_status = 429" 1 >/dev/null
+is "ledger: the refused request is not marked degraded" \
+    "$(ledger "count(*) FILTER (WHERE degraded IS NULL) || '/' || count(*)" "$G" "AND http_status = 429")" "1/1"
 tok=$(ledger "sum(total_tokens)" "$G")
 check "within the quota + one reservation ($tok of 1000)" test "$tok" -le 1100
 is "audit: the limit and its degrade, by the CLI" \
@@ -121,6 +124,10 @@ done
 is "config: degrade synced into quota_limits" \
     "$(sql "SELECT degrade_pct || ' ' || degrade_model || ' ' || degrade_max_tokens || ' ' || source
             FROM quota_limits WHERE subject = '$G3'")" "50 mock-cheap 9 config:cfg-$G3"
+is "config: the synced row audited (actor config:<name>)" \
+    "$(sql "SELECT actor || ' ' || action || ' ' || coalesce(old_value::text, 'null') || ' '
+            || (new_value->>'limit') || ' ' || (new_value->>'degrade_pct')
+            FROM quota_audit WHERE subject = '$G3'")" "config:cfg-$G3 config null 1000 50"
 like "config: requested model, then mock-cheap, then refused" \
     "$seq" '^mock-gpt mock-gpt (mock-gpt )*(mock-cheap )+refused$'
 is "config: the provider got mock-cheap capped at 9" "$last_cheap" "mock-cheap 9"
