@@ -19,7 +19,10 @@ static const char sql_list[] =
     "SELECT coalesce(json_agg(json_build_object('id', l.id, "
     "'subject_kind', l.subject_kind, 'subject', l.subject, 'model', l.model, "
     "'unit', l.unit, 'period', l.period, 'limit', l.limit_value, "
-    "'time_zone', l.time_zone, 'balances', (SELECT coalesce(json_agg("
+    "'time_zone', l.time_zone, 'degrade', CASE WHEN l.degrade_pct IS NOT NULL "
+    "THEN json_build_object('at_pct', l.degrade_pct, 'model', "
+    "l.degrade_model, 'max_tokens', l.degrade_max_tokens) END, "
+    "'balances', (SELECT coalesce(json_agg("
     "json_build_object('subject', q.subject, 'period_start', q.period_start,"
     " 'used', q.used, 'reserved', q.reserved, 'adjust', q.adjust, "
     "'limit', l.limit_value + q.adjust) ORDER BY q.subject), '[]') "
@@ -30,6 +33,11 @@ static const char sql_list[] =
 static const char sql_admin[] =
     "SELECT aigw_quota_admin($1, $2, $3, $4, $5, $6, $7, $8::bigint, $9, "
     "to_timestamp($10::float8))";
+
+/* degrade before the wall (sql/0013); $7 NULL clears */
+static const char sql_degrade[] =
+    "SELECT aigw_quota_degrade($1, $2, $3, $4, $5, $6, $7::int, $8, "
+    "$9::bigint)";
 
 static void db_error(struct request *r, PGconn *c, PGresult *res)
 {
@@ -81,17 +89,81 @@ static const char *field(json_object *o, const char *k, const char *dflt)
     return v != NULL ? v : dflt;
 }
 
+/* The body's "degrade": absent (0), null (1: clear) or {"at_pct": P,
+ * "model": M, "max_tokens": N} (1: set, into pct/model/max; checked by
+ * the database), or -1 when it is not an object. */
+static int degrade_of(json_object *o, char pct[16], const char **model,
+                      char max[24])
+{
+    json_object *d, *v;
+
+    pct[0] = max[0] = '\0';
+    *model = NULL;
+    if (!json_object_object_get_ex(o, "degrade", &d))
+        return 0;
+    if (d == NULL)
+        return 1;
+    if (!json_object_is_type(d, json_type_object) ||
+        !json_object_object_get_ex(d, "at_pct", &v) ||
+        !json_object_is_type(v, json_type_int))
+        return -1;
+    snprintf(pct, 16, "%d", json_object_get_int(v));
+    *model = jget_str(d, "model");
+    if (json_object_object_get_ex(d, "max_tokens", &v) && v != NULL)
+        snprintf(max, 24, "%" PRId64, json_object_get_int64(v));
+    return 1;
+}
+
+/* Runs the change: the limit (p), its degrade settings (dp, when deg), or
+ * both in one transaction. The last result, or NULL (*failed: the one
+ * that failed, for db_error). */
+static PGresult *run_change(PGconn *c, const char *const p[10], int limit,
+                            int deg, const char *const dp[9],
+                            PGresult **failed)
+{
+    PGresult *res = NULL;
+    int both = limit && deg;
+
+    *failed = NULL;
+    if (both)
+        PQclear(PQexec(c, "BEGIN"));
+    if (limit) {
+        res = PQexecParams(c, sql_admin, 10, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            goto fail;
+    }
+    if (deg) {
+        PQclear(res);
+        res = PQexecParams(c, sql_degrade, 9, NULL, dp, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            goto fail;
+    }
+    if (both)
+        PQclear(PQexec(c, "COMMIT"));
+    return res;
+fail:
+    if (both)
+        PQclear(PQexec(c, "ROLLBACK"));
+    *failed = res;
+    return NULL;
+}
+
 static void change(struct request *r, PGconn *c, const struct identity *id)
 {
-    const char *why = NULL;
+    const char *why = NULL, *action;
     json_object *o = jparse(r->body, r->body_len, &why);
-    char actor[200], val[32], now[32];
-    const char *p[10];
-    PGresult *res;
+    char actor[200], val[32], now[32], pct[16], max[24];
+    const char *p[10], *dp[9];
+    PGresult *res, *failed;
+    int deg;
 
-    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+    if (o == NULL || !json_object_is_type(o, json_type_object) ||
+        (deg = degrade_of(o, pct, &dp[7], max)) < 0) {
         req_error(r, 400, "invalid_request_error", "invalid_json",
-                  "the request body must be a JSON object");
+                  o == NULL || !json_object_is_type(o, json_type_object)
+                  ? "the request body must be a JSON object"
+                  : "degrade must be null or {\"at_pct\": 1-100, "
+                    "\"model\": M, \"max_tokens\": N}");
         json_object_put(o);
         return;
     }
@@ -106,19 +178,30 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
     } else
         snprintf(val, sizeof(val), "%" PRId64, jget_int(o, "value", 0));
     snprintf(now, sizeof(now), "%" PRId64, quota_now_s());
-    p[0] = actor;
-    p[1] = field(o, "action", "");
-    p[2] = field(o, "subject_kind", "");
-    p[3] = field(o, "subject", "*");
-    p[4] = field(o, "model", "*");
-    p[5] = field(o, "unit", "total_tokens");
-    p[6] = field(o, "period", "month");
+    action = field(o, "action", "");
+    p[0] = dp[0] = actor;
+    p[1] = action;
+    p[2] = dp[1] = field(o, "subject_kind", "");
+    p[3] = dp[2] = field(o, "subject", "*");
+    p[4] = dp[3] = field(o, "model", "*");
+    p[5] = dp[4] = field(o, "unit", "total_tokens");
+    p[6] = dp[5] = field(o, "period", "month");
     p[7] = val;
     p[8] = jget_str(o, "time_zone");
     p[9] = now;
-    res = PQexecParams(c, sql_admin, 10, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        db_error(r, c, res);
+    dp[6] = pct[0] ? pct : NULL;      /* NULL: clear */
+    dp[8] = max[0] ? max : NULL;
+    if (strcmp(action, "degrade") == 0 && !deg) {
+        req_error(r, 400, "invalid_request_error", "invalid_quota",
+                  "action degrade needs \"degrade\" (null clears)");
+    } else if (deg && strcmp(action, "set") != 0 &&
+               strcmp(action, "degrade") != 0) {
+        req_error(r, 400, "invalid_request_error", "invalid_quota",
+                  "\"degrade\" goes with action set or degrade");
+    } else if ((res = run_change(c, p, strcmp(action, "degrade") != 0, deg,
+                                 dp, &failed)) == NULL) {
+        db_error(r, c, failed);
+        PQclear(failed);
     } else {
         char body[96];
         int n = snprintf(body, sizeof(body), "{\"ok\":true,\"limit_id\":%s}\n",
@@ -127,8 +210,8 @@ static void change(struct request *r, PGconn *c, const struct identity *id)
         ql_invalidate();          /* this host at once; others: NOTIFY */
         r->ev.http_status = 200;
         req_send_json(r, 200, body, (size_t)n, "");
+        PQclear(res);
     }
-    PQclear(res);
     json_object_put(o);
 }
 

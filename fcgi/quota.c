@@ -304,6 +304,7 @@ static void refuse(struct request *r, const struct quota_hit *h,
              h->period, h->limit, h->used, iso);
     r->ev.http_status = 429;
     r->ev.error_type = code;
+    r->ev.degraded[0] = '\0';    /* refused, not served degraded */
     if (r->error_out != NULL)         /* another API's error shape */
         r->error_out(r, 429, code, msg, hdr);
     else if (buf_error(&b) == 0)
@@ -387,6 +388,32 @@ int quota_admit(struct request *r, const char *model, struct json_object *req,
     return 0;
 }
 
+static void note_degrade(struct request *r, const char *name,
+                         int64_t used_pct, const struct quota_degrade *d)
+{
+    snprintf(r->ev.degraded, sizeof(r->ev.degraded), "limit=%.100s "
+             "used_pct=%" PRId64 "%s%.100s%s%.0ld", name, used_pct,
+             d->model ? " model=" : "", d->model ? d->model : "",
+             d->max_tokens ? " max_tokens=" : "", d->max_tokens);
+}
+
+/* Global limits (quota_global.c): their degrade settings come with the
+ * cached limits, the share from this host's lease view. */
+static int global_degrade(struct request *r, const char *vals[QD_N],
+                          int64_t now, struct quota_degrade *d)
+{
+    const struct quota_settings *q = r->w->cfg->quotas;
+    struct qg_degrade g;
+
+    if (!q->enabled || !q->leases || !ql_ready() ||
+        !qg_degrade(r, vals, now, &g))
+        return 0;
+    d->model = g.model;
+    d->max_tokens = g.max_tokens;
+    note_degrade(r, g.name, g.used_pct, d);
+    return 1;
+}
+
 int quota_degrade(struct request *r, const char *model,
                   struct quota_degrade *d)
 {
@@ -396,7 +423,7 @@ int quota_degrade(struct request *r, const char *model,
     int64_t now;
 
     memset(d, 0, sizeof(*d));
-    if (q->n_limits == 0)
+    if (q->n_limits == 0 && !q->enabled)
         return 0;
     ensure_init(r->w->cfg);
     fill_vals(r, model, vals);
@@ -406,23 +433,22 @@ int quota_degrade(struct request *r, const char *model,
         const struct quota_local *l = &q->limits[i];
         int64_t used;
 
-        if (l->degrade_pct == 0 || !local_matches(l, vals, plan) ||
+        if (l->global || l->degrade_pct == 0 ||
+            !local_matches(l, vals, plan) ||
             (l->degrade_max_tokens == 0 && model != NULL &&
              strcmp(l->degrade_model, model) == 0))
-            continue;             /* off, not ours, or already degraded */
+            continue;             /* global (below), off, not ours, or
+                                     already degraded */
         used = rl_peek(local_key(l, vals), now, l->window_s);
         if (used * 100 < (int64_t)l->degrade_pct * l->limit)
             continue;
         d->model = l->degrade_model;
         d->max_tokens = l->degrade_max_tokens;
-        snprintf(r->ev.degraded, sizeof(r->ev.degraded), "limit=%.64s "
-                 "used_pct=%" PRId64 "%s%.100s%s%.0ld", l->name,
-                 l->limit > 0 ? used * 100 / l->limit : 100,
-                 d->model ? " model=" : "", d->model ? d->model : "",
-                 d->max_tokens ? " max_tokens=" : "", d->max_tokens);
+        note_degrade(r, l->name, l->limit > 0 ? used * 100 / l->limit : 100,
+                     d);
         return 1;
     }
-    return 0;
+    return global_degrade(r, vals, now, d);
 }
 
 static const char sql_settle[] =

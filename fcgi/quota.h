@@ -26,11 +26,15 @@ int quota_admit(struct request *r, const char *model,
 /* 1 when quota_admit() applies limits under this configuration (and so
  * reads the request's max tokens); 0: it admits without looking. */
 int quota_active(const struct config *cfg);
-/* Degrade before the wall: when the caller has used at least a local
- * limit's degrade share (quotas.limits[].degrade), what to do instead of
- * being refused later. model: NULL to keep the requested one. */
+/* Degrade before the wall: when the caller has used at least the degrade
+ * share of a local limit (quotas.limits[].degrade) or of a global quota
+ * (quota_limits.degrade_*: operator-managed or a config global limit,
+ * judged from this host's lease view), what to do instead of being
+ * refused later. The first such limit decides (local ones first). model:
+ * NULL to keep the requested one. */
 struct quota_degrade {
-    const char *model;           /* borrowed from the configuration */
+    const char *model;           /* borrowed: the configuration, or this
+                                    thread's copy until its next request */
     long max_tokens;             /* cap the completion; 0: no cap */
 };
 /* 1 when the request is to be degraded (*d filled, r->ev.degraded says

@@ -41,10 +41,12 @@ static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static const struct config *gcfg;
 
 static const char sql_limits[] =
-    "SELECT limit_id, subject_kind, subject, unit, period, threshold_pct, "
-    "period_start::bigint, period_end::bigint, (SELECT q.model FROM "
-    "quota_limits q WHERE q.id = limit_id) FROM aigw_quota_limits_for("
-    "$1, $2, $3, $4, $5, to_timestamp($6::double precision))";
+    "SELECT f.limit_id, f.subject_kind, f.subject, f.unit, f.period, "
+    "f.threshold_pct, f.period_start::bigint, f.period_end::bigint, q.model,"
+    " coalesce(q.degrade_pct, 0), coalesce(q.degrade_model, ''), "
+    "coalesce(q.degrade_max_tokens, 0) FROM aigw_quota_limits_for("
+    "$1, $2, $3, $4, $5, to_timestamp($6::double precision)) f "
+    "JOIN quota_limits q ON q.id = f.limit_id ORDER BY f.limit_id";
 
 static int make_key(const char *vals[QD_N], char *key, size_t keysz)
 {
@@ -97,6 +99,10 @@ static int fetch_limits(struct db_session *db, const char *vals[QD_N],
         l->period_start = strtoll(PQgetvalue(res, i, 6), NULL, 10);
         l->period_end = strtoll(PQgetvalue(res, i, 7), NULL, 10);
         snprintf(l->model, sizeof(l->model), "%s", PQgetvalue(res, i, 8));
+        l->degrade_pct = atoi(PQgetvalue(res, i, 9));
+        snprintf(l->degrade_model, sizeof(l->degrade_model), "%s",
+                 PQgetvalue(res, i, 10));
+        l->degrade_max_tokens = strtol(PQgetvalue(res, i, 11), NULL, 10);
     }
     PQclear(res);
     return n;
@@ -238,6 +244,46 @@ int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
     return 0;
 }
 
+/* The degrade target of this thread's request: the cached limit's model,
+ * kept until the thread's next request (relay.c serves it). */
+static _Thread_local char degrade_model[QL_MODEL_MAX];
+
+int qg_degrade(struct request *r, const char *vals[QD_N], int64_t now,
+               struct qg_degrade *out)
+{
+    struct ql_limit lim[QG_MAX];
+    const char *model = vals[QD_MODEL];
+    int n;
+
+    memset(out, 0, sizeof(*out));
+    if (!ql_ready() || (n = limits_for(&r->w->db, vals, now, lim)) <= 0)
+        return 0;                 /* nothing known: admission decides */
+    for (int i = 0; i < n; i++) {
+        const struct ql_limit *l = &lim[i];
+        struct ql_view v;
+
+        if (l->degrade_pct == 0 ||
+            (l->degrade_max_tokens == 0 &&
+             strcmp(l->degrade_model, model) == 0))
+            continue;             /* off, or already the cheaper model */
+        /* the host's view: settled and in-flight usage here, everyone
+         * else's (leases included) as of this host's last sync */
+        if (ql_peek(l, &v) < 0 || v.limit <= 0 ||
+            v.used * 100 < (int64_t)l->degrade_pct * v.limit)
+            continue;
+        snprintf(degrade_model, sizeof(degrade_model), "%s",
+                 l->degrade_model);
+        out->model = degrade_model[0] ? degrade_model : NULL;
+        out->max_tokens = l->degrade_max_tokens;
+        out->used_pct = v.used * 100 / v.limit;
+        snprintf(out->name, sizeof(out->name), "%s:%s%s%s/%s", l->kind,
+                 l->subject, strcmp(l->model, "*") != 0 ? ":" : "",
+                 strcmp(l->model, "*") != 0 ? l->model : "", l->period);
+        return 1;
+    }
+    return 0;
+}
+
 void qg_settle(int64_t in, int64_t cached, int64_t out, int64_t reqs)
 {
     const char *model = gr.vals[QD_MODEL];
@@ -350,15 +396,36 @@ static void reconcile(struct db_session *db)
 
 /* --- config limits with "scope": "global" ----------------------------- */
 
+/* The config owns its global limits, degrade settings included
+ * (sql/0013); a change (the first worker to start with it) is audited
+ * with actor config:<name>, like an operator's. */
+#define QG_SETTINGS(t) "jsonb_build_object('limit', " t ".limit_value, " \
+    "'time_zone', " t ".time_zone, 'degrade_pct', " t ".degrade_pct, " \
+    "'degrade_model', " t ".degrade_model, 'degrade_max_tokens', " \
+    t ".degrade_max_tokens)"
 static const char sql_upsert[] =
-    "INSERT INTO quota_limits (subject_kind, subject, model, unit, period, "
-    "limit_value, time_zone, source) VALUES ($1, $2, $3, $4, $5, "
-    "$6::bigint, $7, $8) ON CONFLICT (subject_kind, subject, model, unit, "
-    "period) DO UPDATE SET limit_value = EXCLUDED.limit_value, time_zone = "
-    "EXCLUDED.time_zone, source = EXCLUDED.source, updated_at = now() "
+    "WITH old AS (SELECT * FROM quota_limits WHERE subject_kind = $1 AND "
+    "subject = $2 AND model = $3 AND unit = $4 AND period = $5), "
+    "up AS (INSERT INTO quota_limits (subject_kind, subject, model, unit, "
+    "period, limit_value, time_zone, source, degrade_pct, degrade_model, "
+    "degrade_max_tokens) VALUES ($1, $2, $3, $4, $5, $6::bigint, $7, $8, "
+    "$9::int, $10, $11::bigint) ON CONFLICT (subject_kind, subject, model, "
+    "unit, period) DO UPDATE SET limit_value = EXCLUDED.limit_value, "
+    "time_zone = EXCLUDED.time_zone, source = EXCLUDED.source, "
+    "degrade_pct = EXCLUDED.degrade_pct, degrade_model = "
+    "EXCLUDED.degrade_model, degrade_max_tokens = "
+    "EXCLUDED.degrade_max_tokens, updated_at = now() "
     "WHERE (quota_limits.limit_value, quota_limits.time_zone, "
-    "quota_limits.source) IS DISTINCT FROM (EXCLUDED.limit_value, "
-    "EXCLUDED.time_zone, EXCLUDED.source)";
+    "quota_limits.source, quota_limits.degrade_pct, "
+    "quota_limits.degrade_model, quota_limits.degrade_max_tokens) "
+    "IS DISTINCT FROM (EXCLUDED.limit_value, EXCLUDED.time_zone, "
+    "EXCLUDED.source, EXCLUDED.degrade_pct, EXCLUDED.degrade_model, "
+    "EXCLUDED.degrade_max_tokens) RETURNING *) "
+    "INSERT INTO quota_audit (actor, action, limit_id, subject_kind, "
+    "subject, model, unit, period, old_value, new_value) "
+    "SELECT $8, 'config', up.id, up.subject_kind, up.subject, up.model, "
+    "up.unit, up.period, (SELECT " QG_SETTINGS("old") " FROM old), "
+    QG_SETTINGS("up") " FROM up";
 
 static const char *const subject_kinds[QD_N] = { "api_key", "user",
                                                  "group", NULL, "route" };
@@ -375,8 +442,8 @@ static void sync_config_limits(struct db_session *db)
     for (size_t i = 0; ok && i < q->n_limits; i++) {
         const struct quota_local *l = &q->limits[i];
         const char *kind = "all", *subject = "*";
-        char lim[24], source[200];
-        const char *p[8];
+        char lim[24], source[200], dpct[16], dmax[24];
+        const char *p[11];
 
         if (!l->global)
             continue;
@@ -400,7 +467,12 @@ static void sync_config_limits(struct db_session *db)
         p[5] = lim;
         p[6] = l->time_zone;
         p[7] = source;
-        res = PQexecParams(c, sql_upsert, 8, NULL, p, NULL, NULL, 0);
+        snprintf(dpct, sizeof(dpct), "%d", l->degrade_pct);
+        snprintf(dmax, sizeof(dmax), "%ld", l->degrade_max_tokens);
+        p[8] = l->degrade_pct ? dpct : NULL;        /* NULL: off */
+        p[9] = l->degrade_pct ? l->degrade_model : NULL;
+        p[10] = l->degrade_pct && l->degrade_max_tokens ? dmax : NULL;
+        res = PQexecParams(c, sql_upsert, 11, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             log_warn(NULL, "quota: config limit %s not synced: %s", l->name,
                      PQerrorMessage(c));

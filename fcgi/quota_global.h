@@ -11,6 +11,8 @@
 
 #include "quotacfg.h"
 
+#define QG_NAME_MAX 320
+
 struct config;
 struct qh_state;
 struct request;
@@ -29,6 +31,20 @@ void qg_init(const struct config *cfg);
 int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
              int64_t est_out, int64_t now, struct qh_state *hs,
              struct quota_hit *hit);
+/* Degrade before the wall on a global limit: what to do, and why. */
+struct qg_degrade {
+    const char *model;            /* NULL: keep; else borrowed until this
+                                     thread's next request */
+    long max_tokens;              /* 0: no cap */
+    int64_t used_pct;
+    char name[QG_NAME_MAX];       /* kind:subject[:model]/period */
+};
+/* 1 when the first applicable limit with a degrade share (sql/0013) is at
+ * or past it in this host's lease view (*out filled), else 0. Reads the
+ * cached limits (admission reads them anyway) and shared memory: no round
+ * trip once the caller's limits are cached. */
+int qg_degrade(struct request *r, const char *vals[QD_N], int64_t now,
+               struct qg_degrade *out);
 /* Settles this thread's reservations to the real usage. */
 void qg_settle(int64_t in, int64_t cached_in, int64_t out, int64_t reqs);
 /* Gives back this thread's reservations (the request was refused). */

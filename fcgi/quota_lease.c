@@ -267,6 +267,38 @@ static void fill_view(const struct ql_slot *s, struct ql_view *v)
     v->used = s->limit_eff - v->remaining;
 }
 
+int ql_peek(const struct ql_limit *l, struct ql_view *v)
+{
+    uint64_t tag;
+    int rc = -1;
+
+    memset(v, 0, sizeof(*v));
+    if (shm == NULL)
+        return -1;
+    tag = balance_tag(l->limit_id, l->subject, l->period_start);
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        struct ql_slot *s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+        uint64_t t = atomic_load(&s->tag);
+
+        if (t == TAG_FREE)
+            break;
+        if (t != tag)
+            continue;
+        lock(&s->mu);
+        /* epoch 0: created, never synced (limit_eff means nothing yet) */
+        if (atomic_load(&s->tag) == tag &&
+            same_balance(s, l->limit_id, l->subject, l->period_start) &&
+            s->epoch != 0 && s->limit_eff >= 0) {
+            fill_view(s, v);
+            rc = 0;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (rc == 0)
+            break;
+    }
+    return rc;
+}
+
 /* --- one sync round trip ---------------------------------------------- */
 
 struct sync_req {

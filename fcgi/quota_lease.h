@@ -55,6 +55,12 @@ struct ql_limit {
     char model[QL_MODEL_MAX];           /* the limit's model or "*" */
     int threshold_pct;
     int64_t period_start, period_end;   /* unix seconds */
+    /* degrade before the wall (sql/0013): from degrade_pct % of the
+     * balance on, serve degrade_model ("": keep the model) and/or cap
+     * max tokens at degrade_max_tokens (0: no cap); degrade_pct 0: off */
+    int degrade_pct;
+    char degrade_model[QL_MODEL_MAX];
+    long degrade_max_tokens;
 };
 
 /* What a request took from one lease (to settle or give back). */
@@ -80,6 +86,10 @@ int ql_ready(void);
  * longer exists (nothing taken). *v gets the balance. */
 int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v);
+/* The balance of limit l as this host last synced and used it, with no
+ * round trip (degrade before the wall): 0 (*v filled), or -1 when this
+ * host holds no view of it yet (never synced). */
+int ql_peek(const struct ql_limit *l, struct ql_view *v);
 /* Settles a reservation to the amount really used (0 gives it back). */
 void ql_settle(const struct ql_take *t, int64_t used);
 

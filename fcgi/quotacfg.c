@@ -191,8 +191,6 @@ static int load_limit(json_object *o, struct quota_local *l, size_t i,
     if (l->global && l->plan != NULL)
         return fail(err, errsz, i, "a plan's limits are local (global "
                     "limits go in quotas.limits)");
-    if (l->global && l->degrade_pct != 0)
-        return fail(err, errsz, i, "degrade applies to local limits only");
     return l->global ? check_global(l, i, err, errsz) : 0;
 }
 

@@ -29,7 +29,8 @@ struct quota_local {
     uint64_t seed;               /* hash of the name: the counter family */
     /* degrade before the wall: from degrade_pct % of the limit on, the
      * request goes to degrade_model and/or has its max tokens capped at
-     * degrade_max_tokens instead of being refused (0 / NULL: off) */
+     * degrade_max_tokens instead of being refused (0 / NULL: off);
+     * global limits carry it into quota_limits (sql/0013) */
     int degrade_pct;
     char *degrade_model;
     long degrade_max_tokens;

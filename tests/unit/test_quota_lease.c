@@ -79,6 +79,32 @@ static void test_leases(struct config *c)
     db_session_release(&db);
 }
 
+/* ql_peek: the host's view for degrade before the wall, no round trip. */
+static void test_peek(struct config *c)
+{
+    struct ql_limit a = limit_of(7, "grp-peek"), b = limit_of(8, "none");
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+    struct ql_slot *s;
+
+    db_session_init(&db, c, "unit");
+    T_EQ_INT(ql_peek(&b, &v), -1, "peek: no slot, no view");
+    s = slot_get(&a);
+    T_EQ_INT(ql_peek(&a, &v), -1, "peek: a slot never synced has no view");
+    grant(&a, 200);                   /* others: 300 of 1000 */
+    T_EQ_INT(ql_peek(&a, &v), 0, "peek: synced, a view");
+    T_OK(v.limit == 1000 && v.used == 300, "peek: used is everyone else's");
+    T_EQ_INT(ql_reserve(&db, &a, 150, 0, &t, &v), 0, "reserved 150");
+    ql_peek(&a, &v);
+    T_EQ_INT(v.used, 450, "peek: in-flight estimates count");
+    ql_settle(&t, 220);
+    ql_peek(&a, &v);
+    T_EQ_INT(v.used, 520, "peek: settled usage counts before it is pushed");
+    T_EQ_INT(s->lease, 200, "peek: the lease is untouched");
+    db_session_release(&db);
+}
+
 /* Processes share the table: a reservation in a child is seen here. */
 static void test_processes(void)
 {
@@ -113,13 +139,18 @@ static void test_config(void)
         "{" BASE ",\"quotas\":{\"lease_min\":5,\"lease_max\":50,"
         "\"limits\":[{\"name\":\"g\",\"scope\":\"global\",\"match\":"
         "{\"group\":\"mkt\",\"model\":\"m\"},\"unit\":\"total_tokens\","
-        "\"window\":\"month\",\"time_zone\":\"Europe/Paris\",\"limit\":5},"
+        "\"window\":\"month\",\"time_zone\":\"Europe/Paris\",\"limit\":5,"
+        "\"degrade\":{\"at_pct\":60,\"model\":\"cheap\",\"max_tokens\":9}},"
         "{\"name\":\"l\",\"limit\":3}]}}", "t", err, sizeof(err));
 
     T_OK(c != NULL, "a global limit parses");
     if (c != NULL) {
         T_OK(c->quotas->limits[0].global && !c->quotas->limits[1].global,
              "scope global; local by default");
+        T_OK(c->quotas->limits[0].degrade_pct == 60 &&
+             strcmp(c->quotas->limits[0].degrade_model, "cheap") == 0 &&
+             c->quotas->limits[0].degrade_max_tokens == 9,
+             "a global limit may degrade before the wall");
         T_EQ_STR(c->quotas->limits[0].period, "month", "global period");
         T_EQ_STR(c->quotas->limits[0].time_zone, "Europe/Paris", "its zone");
         T_EQ_INT(c->quotas->n_global, 1, "one global limit");
@@ -167,6 +198,7 @@ int main(void)
     T_OK(map_file(path) == 0 && ql_ready(), "maps the file");
     T_OK(strlen(shm->host) == 32, "a host id");
     test_leases(c);
+    test_peek(c);
     test_processes();
     unlink(path);
     test_config();
