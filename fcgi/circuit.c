@@ -35,14 +35,14 @@ struct table {
 static struct table local;
 static struct table *tab = &local;
 
-int circuit_init(const char *name)
+int circuit_init(const char *path)
 {
     int fd;
     void *p;
 
-    if (name == NULL)
+    if (path == NULL)
         return 0;
-    fd = shm_open(name, O_RDWR | O_CREAT, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return 0;
     if (ftruncate(fd, sizeof(struct table)) < 0) {   /* zero-filled */

@@ -30,9 +30,10 @@ struct circuit_ejection {
     int count;             /* ejections in a row */
 };
 
-/* Maps the segment named name ("/aigw-cb2-..."); NULL or failure: process
- * memory. Returns 1 when shared, 0 when process-local. */
-int circuit_init(const char *name);
+/* Maps the state file at path (created if missing; every worker process
+ * of the host maps the same one); NULL or failure: process memory.
+ * Returns 1 when shared, 0 when process-local. */
+int circuit_init(const char *path);
 /* Whether a request may go to backend be now; takes the half-open probe
  * when the open period is over. */
 int circuit_allow(const char *be);

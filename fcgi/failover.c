@@ -201,7 +201,7 @@ int failover_load(struct config *cfg, json_object *root, char *err,
     json_object *r = json_object_object_get(root, "routing"), *v;
     long attempts = 3, shm = 1;
     const char *s;
-    char nm[96];
+    char nm[4096];
 
     cfg->routing = rs;
     rs->retry_on = FO_CONNECT | FO_TIMEOUT | FO_5XX | FO_429 | FO_BROKEN;
@@ -237,12 +237,13 @@ int failover_load(struct config *cfg, json_object *root, char *err,
         }
     }
     rs->max_attempts = (int)attempts;
-    if (shm) {     /* one segment per user and config file */
+    if (shm) {     /* one file per config (v2: the slot layout), beside the
+                    other shared state, so var/ or the spool holds it */
         unsigned h = 5381;
 
         for (const char *p = cfg->path; *p; p++)
             h = h * 33 + (unsigned char)*p;
-        snprintf(nm, sizeof(nm), "/aigw-cb2-%u-%08x", (unsigned)getuid(), h);
+        snprintf(nm, sizeof(nm), "%s/circuit-v2-%08x.shm", cfg->spool_dir, h);
         rs->shm_name = xstrdup(nm);
     }
     return load_circuits(cfg, root, cfg->path, err, errsz);

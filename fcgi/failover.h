@@ -31,7 +31,7 @@ struct routing_settings {
     long retry_after_max_ms;
     long deadline_ms;
     int report_requested;     /* the response names the requested model */
-    char *shm_name;           /* circuit state segment; NULL: process */
+    char *shm_name;           /* circuit state file; NULL: process */
     struct fo_alias *aliases;
     size_t n_aliases;
     struct circuit_policy *cb;  /* per config backends[i] */

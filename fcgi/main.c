@@ -414,13 +414,14 @@ int main(int argc, char **argv)
     if (trace_start(cfg) < 0)
         log_error(NULL, "traces: exporter thread did not start");
     reload_init(c);
-    if (!circuit_init(cfg->routing->shm_name))
-        log_info(NULL, "circuit breaker state is per process");
     if (ledger_start(cfg) < 0) {
         log_error(NULL, "usage ledger could not start; refusing to serve "
                   "requests whose usage could be lost");
         return 1;
     }
+    /* after ledger_start: the state file lives in the spool directory */
+    if (!circuit_init(cfg->routing->shm_name))
+        log_info(NULL, "circuit breaker state is per process");
     workers = calloc((size_t)cfg->threads, sizeof(*workers));
     threads = calloc((size_t)cfg->threads, sizeof(*threads));
     accept_init();
