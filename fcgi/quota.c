@@ -457,35 +457,47 @@ static const char sql_settle[] =
     "l.id = limit_id) FROM aigw_quota_settle($1::uuid, $2::bigint, "
     "$3::bigint, $4::bigint)";
 
-static void threshold_event(PGresult *res, int i, const char *rid)
+void quota_threshold_emit(const struct quota_settings *q, const char *rid,
+                          const char *kind, const char *subject,
+                          const char *unit, const char *period, int64_t pct,
+                          int64_t before, int64_t after, int64_t limit)
 {
-    int64_t lim = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-    int64_t before = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-    int64_t after = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-    int64_t pct = strtoll(PQgetvalue(res, i, 7), NULL, 10);
     struct buf b = BUF_INIT(2048);
-    const char *kind = PQgetvalue(res, i, 0), *subj = PQgetvalue(res, i, 1);
 
-    if (lim <= 0 || !(before * 100 < pct * lim && after * 100 >= pct * lim))
+    if (limit <= 0 || !(before * 100 < pct * limit &&
+                        after * 100 >= pct * limit))
         return;
-    buf_adds(&b, "{\"event\":\"quota_threshold\",\"request_id\":");
-    buf_add_json_str(&b, rid, strlen(rid));
+    buf_adds(&b, "{\"event\":\"quota_threshold\"");
+    if (rid != NULL) {
+        buf_adds(&b, ",\"request_id\":");
+        buf_add_json_str(&b, rid, strlen(rid));
+    }
     buf_adds(&b, ",\"subject_kind\":");
     buf_add_json_str(&b, kind, strlen(kind));
     buf_adds(&b, ",\"subject\":");
-    buf_add_json_str(&b, subj, strlen(subj));
+    buf_add_json_str(&b, subject, strlen(subject));
     buf_addf(&b, ",\"unit\":\"%s\",\"period\":\"%s\",\"threshold_pct\":%"
-             PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}",
-             PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), pct, after, lim);
+             PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}", unit,
+             period, pct, after, limit);
     if (buf_error(&b) == 0) {
         log_line(b.ptr, b.len);
-        if (gcfg->quotas->threshold_webhook != NULL)  /* queued, not sent */
-            quota_webhook_post(gcfg->quotas, b.ptr, b.len);
+        if (q->threshold_webhook != NULL)     /* queued, not sent */
+            quota_webhook_post(q, b.ptr, b.len);
     }
     buf_release(&b);
     if (quota_threshold_hook != NULL)
-        quota_threshold_hook(kind, subj, PQgetvalue(res, i, 2),
-                             PQgetvalue(res, i, 3), after, lim);
+        quota_threshold_hook(kind, subject, unit, period, after, limit);
+}
+
+static void threshold_event(PGresult *res, int i, const char *rid)
+{
+    quota_threshold_emit(gcfg->quotas, rid, PQgetvalue(res, i, 0),
+                         PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                         PQgetvalue(res, i, 3),
+                         strtoll(PQgetvalue(res, i, 7), NULL, 10),
+                         strtoll(PQgetvalue(res, i, 5), NULL, 10),
+                         strtoll(PQgetvalue(res, i, 6), NULL, 10),
+                         strtoll(PQgetvalue(res, i, 4), NULL, 10));
 }
 
 /* The balance after a settlement, to the quota gauges. */

@@ -62,6 +62,15 @@ typedef void (*quota_threshold_fn)(const char *subject_kind,
                                    int64_t limit);
 extern quota_threshold_fn quota_threshold_hook;
 
+struct quota_settings;
+/* When used went from before to after across pct % of limit: logs the
+ * "quota_threshold" event, queues it to the threshold webhook and calls
+ * quota_threshold_hook. rid: the request, or NULL (a lease sync). */
+void quota_threshold_emit(const struct quota_settings *q, const char *rid,
+                          const char *kind, const char *subject,
+                          const char *unit, const char *period, int64_t pct,
+                          int64_t before, int64_t after, int64_t limit);
+
 /* Called for every quota balance a settled request counted against, with
  * the balance after it (used, and the period's allowance: limit plus
  * adjustments; model "*" for all models): the quota gauges (metrics.c

@@ -15,12 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "quota.h"
-#include "quota_webhook.h"
 #include "quotacfg.h"
 #include "ratelimit.h"
 
@@ -370,28 +368,9 @@ static int sync_rpc(struct db_session *db, const struct balance_id *b,
 static void threshold_event(const struct balance_id *b,
                             const struct sync_res *r)
 {
-    struct buf o = BUF_INIT(2048);
-    int64_t pct = r->threshold_pct, lim = r->limit;
-
-    if (lim <= 0 || !(r->used_before * 100 < pct * lim &&
-                      r->used * 100 >= pct * lim))
-        return;
-    buf_adds(&o, "{\"event\":\"quota_threshold\",\"subject_kind\":");
-    buf_add_json_str(&o, b->kind, strlen(b->kind));
-    buf_adds(&o, ",\"subject\":");
-    buf_add_json_str(&o, b->subject, strlen(b->subject));
-    buf_addf(&o, ",\"unit\":\"%s\",\"period\":\"%s\",\"threshold_pct\":%"
-             PRId64 ",\"used\":%" PRId64 ",\"limit\":%" PRId64 "}", b->unit,
-             b->period, pct, r->used, lim);
-    if (buf_error(&o) == 0) {
-        log_line(o.ptr, o.len);
-        if (qcfg->quotas->threshold_webhook != NULL)  /* queued, not sent */
-            quota_webhook_post(qcfg->quotas, o.ptr, o.len);
-    }
-    buf_release(&o);
-    if (quota_threshold_hook != NULL)
-        quota_threshold_hook(b->kind, b->subject, b->unit, b->period,
-                             r->used, lim);
+    quota_threshold_emit(qcfg->quotas, NULL, b->kind, b->subject, b->unit,
+                         b->period, r->threshold_pct, r->used_before, r->used,
+                         r->limit);
 }
 
 static void note_gen(int64_t gen)
