@@ -22,9 +22,13 @@
 static const char *const secret_builtins[] = { "aws_access_key",
                                                "private_key", "jwt" };
 static const struct { const char *name, *pattern; } secret_patterns[] = {
-    { "api_key", "\\b(?:sk|pk|rk)-[A-Za-z0-9_\\-]{12,}" },
+    { "api_key", "\\b(?:sk|pk|rk)[-_][A-Za-z0-9_\\-]{12,}" },
     { "bearer", "(?i)\\bbearer\\s+[A-Za-z0-9._~+/=\\-]{8,}" },
+    { "basic_auth", "(?i)\\bbasic\\s+[A-Za-z0-9+/=]{8,}" },
     { "google_token", "\\bya29\\.[A-Za-z0-9_\\-]+" },
+    { "google_api_key", "\\bAIza[0-9A-Za-z_\\-]{35}" },
+    { "github_token", "\\bgh[pousr]_[A-Za-z0-9]{36,}" },
+    { "slack_token", "\\bxox[abprs]-[A-Za-z0-9\\-]{10,}" },
 };
 static const char *const default_mask[] = { "email", "ssn", "credit_card",
                                             "phone", "iban" };
@@ -286,18 +290,22 @@ void capture_request(struct request *r, json_object *req)
     json_object_put(own);
 }
 
-/* choices[].<member>.content of an OpenAI-shaped body */
-static void keep_choices(const char *json, size_t len, const char *member)
+/* choices[].<member>.content of an OpenAI-shaped body. Stream deltas:
+ * choice 0 only, since with n > 1 the choices' tokens interleave and a
+ * secret split by another choice's tokens would escape the masking. */
+static void keep_choices(const char *json, size_t len, const char *member,
+                         int first_only)
 {
     json_object *o = jparse(json, len, NULL), *ch;
 
     if (o != NULL && json_object_object_get_ex(o, "choices", &ch) &&
         json_object_is_type(ch, json_type_array))
         for (size_t i = 0; i < json_object_array_length(ch); i++) {
-            json_object *m, *c;
+            json_object *e = json_object_array_get_idx(ch, i), *m, *c;
 
-            if (json_object_object_get_ex(json_object_array_get_idx(ch, i),
-                                          member, &m) &&
+            if (first_only && jget_int(e, "index", 0) != 0)
+                continue;
+            if (json_object_object_get_ex(e, member, &m) &&
                 json_object_object_get_ex(m, "content", &c))
                 keep_content(RESPONSE, c);
         }
@@ -307,13 +315,13 @@ static void keep_choices(const char *json, size_t len, const char *member)
 void capture_chunk(struct request *r, const char *json, size_t len)
 {
     if (capturing(r))
-        keep_choices(json, len, "delta");
+        keep_choices(json, len, "delta", 1);
 }
 
 void capture_reply(struct request *r, const char *json, size_t len)
 {
     if (capturing(r) && json != NULL)
-        keep_choices(json, len, "message");
+        keep_choices(json, len, "message", 0);
 }
 
 /* --- logging (settle) ------------------------------------------------- */

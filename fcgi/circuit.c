@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,15 +30,33 @@ struct slot {
     struct wbucket w[WBUCKETS];
 };
 
+/* The times in the slots are CLOCK_MONOTONIC, which starts over at boot,
+ * while the file outlives a reboot: boot_id says which boot wrote them. */
 struct table {
+    char boot_id[40];
     struct slot s[SLOTS];
 };
 
 static struct table local;
 static struct table *tab = &local;
 
+/* This boot's id; "" when the kernel does not say. */
+static void read_boot_id(char id[40])
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+    memset(id, 0, 40);
+    if (f == NULL)
+        return;
+    if (fgets(id, 40, f) == NULL)
+        id[0] = '\0';
+    fclose(f);
+}
+
 int circuit_init(const char *path)
 {
+    char boot[40];
+    struct table *t;
     int fd;
     void *p;
 
@@ -45,16 +65,29 @@ int circuit_init(const char *path)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return 0;
-    if (ftruncate(fd, sizeof(struct table)) < 0) {   /* zero-filled */
+    /* one process at a time checks the boot id and clears stale state */
+    if (flock(fd, LOCK_EX) < 0 ||
+        ftruncate(fd, sizeof(struct table)) < 0) {   /* zero-filled */
         close(fd);
         return 0;
     }
     p = mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED,
              fd, 0);
-    close(fd);
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        close(fd);                        /* releases the lock */
         return 0;
-    tab = p;
+    }
+    t = p;
+    read_boot_id(boot);
+    if (boot[0] == '\0' || memcmp(t->boot_id, boot, sizeof(boot)) != 0) {
+        memset(t->s, 0, sizeof(t->s));    /* times of another boot */
+        memcpy(t->boot_id, boot, sizeof(boot));
+    }
+    /* explicitly: the mapping keeps the open file (and a lock on it)
+     * alive after close() */
+    flock(fd, LOCK_UN);
+    close(fd);
+    tab = t;
     return 1;
 }
 

@@ -237,13 +237,13 @@ int failover_load(struct config *cfg, json_object *root, char *err,
         }
     }
     rs->max_attempts = (int)attempts;
-    if (shm) {     /* one file per config (v2: the slot layout), beside the
+    if (shm) {     /* one file per config (v3: the layout), beside the
                     other shared state, so var/ or the spool holds it */
         unsigned h = 5381;
 
         for (const char *p = cfg->path; *p; p++)
             h = h * 33 + (unsigned char)*p;
-        snprintf(nm, sizeof(nm), "%s/circuit-v2-%08x.shm", cfg->spool_dir, h);
+        snprintf(nm, sizeof(nm), "%s/circuit-v3-%08x.shm", cfg->spool_dir, h);
         rs->shm_name = xstrdup(nm);
     }
     return load_circuits(cfg, root, cfg->path, err, errsz);

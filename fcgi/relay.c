@@ -591,8 +591,19 @@ void relay_handle(struct request *r, const struct route *rt,
              "this model.");
         goto out;
     }
-    if (quota_degrade(r, x.p.model, &deg) && deg.model != NULL)
-        x.p.model = deg.model;       /* degrade before the wall (quota.c) */
+    /* degrade before the wall (quota.c), never to a model outside the
+     * caller's plan */
+    if (quota_degrade(r, x.p.model, &deg) && deg.model != NULL) {
+        if (plan_allows_model(r, deg.model)) {
+            x.p.model = deg.model;
+        } else {
+            log_warn(r->request_id, "degrade: %s is outside the caller's "
+                     "plan; the model is kept", deg.model);
+            deg.model = NULL;
+            if (deg.max_tokens == 0)
+                r->ev.degraded[0] = '\0';
+        }
+    }
     n = failover_candidates(r->w->cfg, rt, x.p.model, cands, FO_MAX_CANDS,
                             &seed, &aliased);
     if (n == 0) {

@@ -55,6 +55,24 @@ is "ledger: requested model kept, served the cheaper one" \
 like "log line: degraded" "$(grep -F "u-t2360-$$" "$GWLOG" | grep -F '"route":"degrade"' | tail -1)" \
     '"degraded":"limit=degrade-tokens used_pct=[0-9]+ model=mock-cheap max_tokens=7"'
 
+# a caller whose plan ("free": mock-gpt only) excludes the cheaper model:
+# its model is kept, the max_tokens cap still applies
+FREE=$("$ADMIN" key create --user "u-free-t2360-$$" --group "g-t2360-$$" \
+        --name t --metadata '{"plan":"free"}' 2>/dev/null)
+served=""
+for i in 1 2 3; do
+    r=$(post /degrade/v1/chat/completions "$FREE" "$(chat mock-gpt "$big$i" ',"max_tokens":50')")
+    served="$served$(echo "$r" | status_of):$(echo "$r" | body_of | jq -r .model) "
+done
+is "free plan past the share: served, never a model outside its plan" "$served" \
+    "200:mock-gpt 200:mock-gpt 200:mock-gpt "
+last=$(curl -s "$MOCK/__last")
+is "free plan: the provider got mock-gpt with max_tokens capped at 7" \
+    "$(echo "$last" | jq -r '.body | fromjson | "\(.model) \(.max_tokens)"' 2>/dev/null ||
+       echo "$last" | jq -r '"\(.model) \(.max_tokens)"')" "mock-gpt 7"
+like "free plan: the skipped model switch is logged" \
+    "$(grep -F 'mock-cheap is outside the caller' "$GWLOG" | tail -1)" 'degrade: mock-cheap is outside'
+
 # --- operators: aigw-admin and the admin API take the new units -------------
 G="g-t2360-admin-$$"
 like "aigw-admin quota set --unit usd: dollars" \

@@ -45,6 +45,13 @@ int main(void)
              "default mask: PII builtins and secrets");
         T_OK(masked(cfg, "Authorization: Bearer abc.def-123456",
                     "Authorization: <SECRET>"), "bearer tokens");
+        T_OK(masked(cfg, "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+                    "Authorization: <SECRET>"), "basic credentials");
+        T_OK(masked(cfg, "stripe sk_live_0123456789abcdef, google "
+                    "AIzaSyA0123456789abcdefghijklmnopqrstuv, github "
+                    "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+                    "stripe <SECRET>, google <SECRET>, github <SECRET>"),
+             "underscore-style, Google API and GitHub keys");
         T_OK(masked(cfg, "nothing here", "nothing here"), "clean text kept");
     }
     config_free(cfg);

@@ -121,8 +121,33 @@ static void test_retry_after(void)
     T_EQ_INT(failover_retry_after_ms(&rs, "-3", now), 0, "negative");
 }
 
+/* The state file outlives a reboot; its monotonic times must not. */
+static void test_state_file_across_boots(void)
+{
+    char path[] = "/tmp/aigw-test-circuit-XXXXXX";
+    int fd = mkstemp(path);
+    struct table *t;
+
+    T_OK(fd >= 0, "temp file");
+    close(fd);
+    T_EQ_INT(circuit_init(path), 1, "mapped: shared");
+    circuit_hold("held", 60000);
+    T_EQ_INT(circuit_peek("held"), CB_HELD, "held for a minute");
+    t = tab;
+    T_EQ_INT(circuit_init(path), 1, "mapped again (a second process)");
+    T_EQ_INT(circuit_peek("held"), CB_HELD, "same boot: the state is kept");
+    munmap(t, sizeof(*t));
+    t = tab;
+    memcpy(t->boot_id, "another-boot", 13);   /* as if written before a reboot */
+    T_EQ_INT(circuit_init(path), 1, "mapped after the reboot");
+    T_EQ_INT(circuit_peek("held"), CB_CLOSED, "another boot: cleared");
+    munmap(t, sizeof(*t));
+    unlink(path);
+}
+
 int main(void)
 {
+    test_state_file_across_boots();
     test_rate();
     test_window_slides();
     test_consecutive();
