@@ -15,8 +15,11 @@
 
 /* One slice of the sliding window: the calls that ended in it. */
 struct wbucket {
-    _Atomic int64_t epoch;         /* now / slice width; 0 unused */
-    atomic_int ok, fail;
+    /* one word, so that a slice's counts and its epoch change together
+     * (a reader never sees a new epoch with the last lap's counts):
+     * epoch (now / slice width, low 32 bits; 0 unused) << 32 | ok << 16 |
+     * fail, the counts saturating at 65535 */
+    _Atomic uint64_t v;
 };
 
 struct slot {
@@ -178,13 +181,21 @@ static void window_add(struct slot *s, long window_ms, int ok, int64_t now)
     int64_t width = window_ms / WBUCKETS > 0 ? window_ms / WBUCKETS : 1;
     int64_t ep = now / width + 1;
     struct wbucket *b = &s->w[ep % WBUCKETS];
-    int64_t old = atomic_load(&b->epoch);
+    uint32_t e = (uint32_t)ep;
+    uint64_t old = atomic_load(&b->v), nv;
 
-    if (old != ep && atomic_compare_exchange_strong(&b->epoch, &old, ep)) {
-        atomic_store(&b->ok, 0);
-        atomic_store(&b->fail, 0);
-    }
-    atomic_fetch_add(ok ? &b->ok : &b->fail, 1);
+    do {
+        unsigned n_ok = (unsigned)(old >> 16) & 0xffff;
+        unsigned n_fail = (unsigned)old & 0xffff;
+
+        if ((uint32_t)(old >> 32) != e)
+            n_ok = n_fail = 0;             /* the slice's previous lap */
+        if (ok && n_ok < 0xffff)
+            n_ok++;
+        else if (!ok && n_fail < 0xffff)
+            n_fail++;
+        nv = (uint64_t)e << 32 | (uint64_t)n_ok << 16 | n_fail;
+    } while (!atomic_compare_exchange_weak(&b->v, &old, nv));
 }
 
 /* The window's totals. */
@@ -192,17 +203,18 @@ static void window_sum(struct slot *s, long window_ms, int64_t now,
                        int *fails, int *total)
 {
     int64_t width = window_ms / WBUCKETS > 0 ? window_ms / WBUCKETS : 1;
-    int64_t ep = now / width + 1;
+    uint32_t ep = (uint32_t)(now / width + 1);
 
     *fails = *total = 0;
     for (int i = 0; i < WBUCKETS; i++) {
-        int64_t e = atomic_load(&s->w[i].epoch);
+        uint64_t v = atomic_load(&s->w[i].v);
+        uint32_t e = (uint32_t)(v >> 32);
 
-        if (e != 0 && e > ep - WBUCKETS && e <= ep) {
-            int f = atomic_load(&s->w[i].fail);
+        if (e != 0 && (uint32_t)(ep - e) < WBUCKETS) {
+            int f = (int)(v & 0xffff);
 
             *fails += f;
-            *total += f + atomic_load(&s->w[i].ok);
+            *total += f + (int)((v >> 16) & 0xffff);
         }
     }
 }
@@ -210,7 +222,7 @@ static void window_sum(struct slot *s, long window_ms, int64_t now,
 static void window_clear(struct slot *s)
 {
     for (int i = 0; i < WBUCKETS; i++)
-        atomic_store(&s->w[i].epoch, 0);
+        atomic_store(&s->w[i].v, 0);
 }
 
 /* Opens the circuit: open_ms doubled per ejection in a row, capped; the

@@ -243,7 +243,7 @@ int failover_load(struct config *cfg, json_object *root, char *err,
 
         for (const char *p = cfg->path; *p; p++)
             h = h * 33 + (unsigned char)*p;
-        snprintf(nm, sizeof(nm), "%s/circuit-v3-%08x.shm", cfg->spool_dir, h);
+        snprintf(nm, sizeof(nm), "%s/circuit-v4-%08x.shm", cfg->spool_dir, h);
         rs->shm_name = xstrdup(nm);
     }
     return load_circuits(cfg, root, cfg->path, err, errsz);
