@@ -78,10 +78,19 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* rc of pthread_mutex_[try]lock or pthread_cond_timedwait on a robust
+ * mutex: EOWNERDEAD means its holder died and the caller holds it now,
+ * to be made consistent. 0 held; else not held (EBUSY, ENOTRECOVERABLE). */
+static int robust_taken(pthread_mutex_t *m, int rc)
+{
+    if (rc == EOWNERDEAD)
+        rc = pthread_mutex_consistent(m);
+    return rc;
+}
+
 static void lock(pthread_mutex_t *m)
 {
-    if (pthread_mutex_lock(m) == EOWNERDEAD)   /* its holder died */
-        pthread_mutex_consistent(m);
+    robust_taken(m, pthread_mutex_lock(m));
 }
 
 static void mutex_init_shared(pthread_mutex_t *m)
@@ -183,6 +192,44 @@ static int same_balance(const struct ql_slot *s, int64_t limit_id,
            strcmp(s->subject, subject) == 0;
 }
 
+/* A slot mutex left unrecoverable (unlocked by a holder that died
+ * without making it consistent): initialised again under the allocation
+ * mutex, and the slot re-synced before its next use. */
+static void slot_reset_mutex(struct ql_slot *s)
+{
+    int rc;
+
+    lock(&shm->alloc_mu);
+    rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+    if (rc == ENOTRECOVERABLE) {
+        log_error(NULL, "quota leases: a balance's lock was lost; reset");
+        pthread_mutex_destroy(&s->mu);
+        mutex_init_shared(&s->mu);
+        s->inflight = 0;
+        s->syncing = 0;
+        s->epoch = 0;
+    } else if (rc == 0) {
+        pthread_mutex_unlock(&s->mu);     /* someone reset it already */
+    }
+    pthread_mutex_unlock(&shm->alloc_mu);
+}
+
+static void slot_lock(struct ql_slot *s)
+{
+    while (robust_taken(&s->mu, pthread_mutex_lock(&s->mu)) != 0)
+        slot_reset_mutex(s);
+}
+
+/* 0 held, -1 busy (or just reset: next time). */
+static int slot_trylock(struct ql_slot *s)
+{
+    int rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+
+    if (rc == ENOTRECOVERABLE)
+        slot_reset_mutex(s);
+    return rc == 0 ? 0 : -1;
+}
+
 /* The slot of a balance, created when missing. NULL: the table is full. */
 static struct ql_slot *slot_get(const struct ql_limit *l)
 {
@@ -226,7 +273,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
             pthread_condattr_destroy(&ca);
             s->mu_ready = 1;
         }
-        lock(&s->mu);
+        slot_lock(s);
         s->limit_id = l->limit_id;
         s->ps = l->period_start;
         s->pe = l->period_end;
@@ -282,7 +329,7 @@ int ql_peek(const struct ql_limit *l, struct ql_view *v)
             break;
         if (t != tag)
             continue;
-        lock(&s->mu);
+        slot_lock(s);
         /* epoch 0: created, never synced (limit_eff means nothing yet) */
         if (atomic_load(&s->tag) == tag &&
             same_balance(s, l->limit_id, l->subject, l->period_start) &&
@@ -406,7 +453,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     s->sync_ms = start;
     pthread_mutex_unlock(&s->mu);
     rc = sync_rpc(db, &b, q, r);
-    lock(&s->mu);
+    slot_lock(s);
     s->syncing = 0;
     pthread_cond_broadcast(&s->synced);
     if (rc < 0)
@@ -429,7 +476,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
             quota_usage_hook(b.kind, b.subject, b.model, b.unit, b.period,
                              r->used, r->limit);
     }
-    lock(&s->mu);
+    slot_lock(s);
     return 0;
 }
 
@@ -471,7 +518,7 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
     }
     if (amt < 0)
         amt = 0;
-    lock(&s->mu);
+    slot_lock(s);
     for (;;) {
         int64_t now = wall_ms();
         uint64_t ep = ql_epoch();
@@ -506,9 +553,9 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                     ts.tv_sec++;
                     ts.tv_nsec -= 1000000000;
                 }
-                if (pthread_cond_timedwait(&s->synced, &s->mu, &ts) ==
-                    EOWNERDEAD)
-                    pthread_mutex_consistent(&s->mu);
+                if (robust_taken(&s->mu, pthread_cond_timedwait(
+                        &s->synced, &s->mu, &ts)) == ENOTRECOVERABLE)
+                    slot_lock(s);
                 continue;
             }
         }
@@ -567,7 +614,7 @@ void ql_settle(const struct ql_take *t, int64_t used)
     if (shm == NULL || t->slot < 0 || (unsigned)t->slot >= QL_SLOTS)
         return;
     s = &shm->slot[t->slot];
-    lock(&s->mu);
+    slot_lock(s);
     if (atomic_load(&s->tag) > TAG_GONE && s->limit_id == t->limit_id &&
         s->ps == t->period_start) {
         s->inflight -= t->amount;
@@ -590,7 +637,7 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
     struct sync_res rs;
     int over, idle;
 
-    if (pthread_mutex_trylock(&s->mu) != 0)
+    if (slot_trylock(s) < 0)
         return;
     if (atomic_load(&s->tag) <= TAG_GONE || s->syncing) {
         pthread_mutex_unlock(&s->mu);
@@ -745,7 +792,7 @@ void ql_push_all(struct db_session *db)
 
         if (atomic_load(&s->tag) <= TAG_GONE)
             continue;
-        lock(&s->mu);
+        slot_lock(s);
         if (!s->syncing && s->spent > 0 && s->pe > now_s) {
             rq.push = s->spent;
             sync_locked(db, s, &rq, &rs);

@@ -33,7 +33,7 @@ static struct ql_slot *grant(const struct ql_limit *l, int64_t lease)
 {
     struct ql_slot *s = slot_get(l);
 
-    lock(&s->mu);
+    slot_lock(s);
     s->lease = lease;
     s->limit_eff = 1000;
     s->others = 100 + lease;
@@ -132,6 +132,48 @@ static void test_processes(void)
     T_EQ_INT(s->inflight, 0, "and every reservation released");
 }
 
+/* A child that dies holding a balance's lock (EOWNERDEAD): the next
+ * holder makes it consistent and unlocks it, in maintain() and in
+ * ql_reserve(); no worker of the host blocks behind it. */
+static void die_holding(struct ql_slot *s)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    if (pid == 0) {
+        pthread_mutex_lock(&s->mu);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+}
+
+static void test_dead_holder(struct config *c)
+{
+    struct ql_limit l = limit_of(9, "grp-dead");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+    int rc;
+
+    db_session_init(&db, c, "unit");
+    die_holding(s);
+    maintain(&db, s, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "maintain after a dead holder: the lock is free again");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
+    die_holding(s);
+    T_EQ_INT(ql_reserve(&db, &l, 10, 0, &t, &v), 0,
+             "reserve after a dead holder: admitted within the lease");
+    ql_settle(&t, 10);
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "and the lock is free after it");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
+    db_session_release(&db);
+}
+
 static void test_config(void)
 {
     char err[256] = "";
@@ -200,6 +242,7 @@ int main(void)
     test_leases(c);
     test_peek(c);
     test_processes();
+    test_dead_holder(c);
     unlink(path);
     test_config();
     config_free(c);
