@@ -24,7 +24,7 @@
 
 #define QL_SLOTS 16384u           /* a power of two; the file is sparse */
 #define QL_PROBES 128u
-#define QL_MAGIC 0x616967776c733032ULL   /* "aigwls02" */
+#define QL_MAGIC 0x616967776c733033ULL   /* "aigwls03": the layout */
 #define TAG_FREE 0u
 #define TAG_GONE 1u               /* freed: reusable, probing goes on */
 #define STMT_LEASE 23
@@ -44,6 +44,8 @@ struct ql_slot {
     int64_t lease;                /* held in PostgreSQL (after the sync) */
     int64_t inflight;             /* estimates of admitted requests */
     int64_t spent;                /* settled usage not pushed yet */
+    int64_t releasing;            /* being given back by the running sync:
+                                     still in lease, not available */
     int64_t limit_eff, others;    /* limit + adjust; used + reserved of
                                      everyone else, at the last sync */
     uint64_t epoch;
@@ -105,26 +107,28 @@ static void mutex_init_shared(pthread_mutex_t *m)
 }
 
 /* First mapper initialises under an flock: a random host id (the lease
- * rows' owner) and the allocation mutex. */
+ * rows' owner) and the allocation mutex. A file of another layout (an
+ * older version's) is emptied first. */
 static int map_file(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), rc = 0;
+    uint64_t magic = 0;
     struct stat st;
     void *p;
 
-    int rc = 0;
-
+    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
+        goto fail;
+    if (pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+        magic != QL_MAGIC) {
+        if (ftruncate(fd, 0) < 0)
+            goto fail;
+        st.st_size = 0;
+    }
     /* allocated up front: a full disk (or a small tmpfs) fails here, not
      * with SIGBUS when a page is first touched */
-    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
-        ((size_t)st.st_size < sizeof(struct ql_shm) &&
-         (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)) {
-        log_error(NULL, "quota leases: cannot open %s: %s", path,
-                  strerror(rc ? rc : errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
+    if ((size_t)st.st_size < sizeof(struct ql_shm) &&
+        (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)
+        goto fail;
     p = mmap(NULL, sizeof(struct ql_shm), PROT_READ | PROT_WRITE, MAP_SHARED,
              fd, 0);
     if (p == MAP_FAILED) {
@@ -153,6 +157,12 @@ static int map_file(const char *path)
     flock(fd, LOCK_UN);
     close(fd);
     return 0;
+fail:
+    log_error(NULL, "quota leases: cannot open %s: %s", path,
+              strerror(rc ? rc : errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 int ql_ready(void)
@@ -283,7 +293,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
         snprintf(s->period, sizeof(s->period), "%s", l->period);
         snprintf(s->model, sizeof(s->model), "%s", l->model);
         s->threshold_pct = l->threshold_pct;
-        s->lease = s->inflight = s->spent = 0;
+        s->lease = s->inflight = s->spent = s->releasing = 0;
         s->limit_eff = s->others = 0;
         s->epoch = 0;                     /* synced before first use */
         s->expires_ms = 0;
@@ -300,7 +310,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
 
 static int64_t available(const struct ql_slot *s)
 {
-    return s->lease - s->inflight - s->spent;
+    return s->lease - s->releasing - s->inflight - s->spent;
 }
 
 static void fill_view(const struct ql_slot *s, struct ql_view *v)
@@ -451,10 +461,14 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     memcpy(b.model, s->model, sizeof(b.model));
     s->syncing = 1;
     s->sync_ms = start;
+    /* what is given back is not admitted against during the round trip
+     * (it stays in lease until PostgreSQL says otherwise) */
+    s->releasing = q->release;
     pthread_mutex_unlock(&s->mu);
     rc = sync_rpc(db, &b, q, r);
     slot_lock(s);
     s->syncing = 0;
+    s->releasing = 0;                     /* in r->lease, or kept on error */
     pthread_cond_broadcast(&s->synced);
     if (rc < 0)
         return -1;

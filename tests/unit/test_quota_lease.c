@@ -174,6 +174,33 @@ static void test_dead_holder(struct config *c)
     db_session_release(&db);
 }
 
+/* What a running sync gives back is not admitted against meanwhile. */
+static void test_releasing(struct config *c)
+{
+    struct ql_limit l = limit_of(10, "grp-releasing");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+
+    db_session_init(&db, c, "unit");
+    /* as sync_locked() leaves it during the round trip */
+    slot_lock(s);
+    s->syncing = 1;
+    s->sync_ms = wall_ms();
+    s->releasing = 80;
+    pthread_mutex_unlock(&s->mu);
+    T_EQ_INT(ql_reserve(&db, &l, 20, 0, &t, &v), 0,
+             "during a sync: the lease not being given back is admitted");
+    T_EQ_INT(available(s), 0, "the part being given back is not available");
+    ql_settle(&t, 0);
+    slot_lock(s);
+    s->syncing = 0;
+    s->releasing = 0;
+    pthread_mutex_unlock(&s->mu);
+    db_session_release(&db);
+}
+
 static void test_config(void)
 {
     char err[256] = "";
@@ -243,6 +270,7 @@ int main(void)
     test_peek(c);
     test_processes();
     test_dead_holder(c);
+    test_releasing(c);
     unlink(path);
     test_config();
     config_free(c);
