@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,6 @@
 #define TAG_FREE 0u
 #define TAG_GONE 1u               /* freed: reusable, probing goes on */
 #define STMT_LEASE 23
-#define SYNC_STUCK_MS 3000        /* a sync this old died with its process */
 
 struct ql_slot {
     _Atomic uint64_t tag;         /* hash of the balance, or TAG_* */
@@ -51,8 +51,9 @@ struct ql_slot {
     uint64_t epoch;
     int64_t expires_ms, last_use_ms, last_push_ms;
     int syncing, want_refill;
-    int64_t sync_ms;
-    pthread_cond_t synced;        /* broadcast when a sync ends */
+    int64_t sync_ms;              /* when the running sync started */
+    pid_t sync_pid;               /* the process running it */
+    uint64_t sync_seq;            /* bumped by each sync and takeover */
     int64_t taken, rate_ms;       /* reserved since rate_ms: the rate */
     int64_t rate;                 /* per second, at the last sync */
 };
@@ -217,6 +218,8 @@ static void slot_reset_mutex(struct ql_slot *s)
         mutex_init_shared(&s->mu);
         s->inflight = 0;
         s->syncing = 0;
+        s->releasing = 0;
+        s->sync_seq++;
         s->epoch = 0;
     } else if (rc == 0) {
         pthread_mutex_unlock(&s->mu);     /* someone reset it already */
@@ -274,13 +277,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
     if (spare != NULL) {
         s = spare;
         if (!s->mu_ready) {
-            pthread_condattr_t ca;
-
             mutex_init_shared(&s->mu);
-            pthread_condattr_init(&ca);
-            pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-            pthread_cond_init(&s->synced, &ca);
-            pthread_condattr_destroy(&ca);
             s->mu_ready = 1;
         }
         slot_lock(s);
@@ -440,6 +437,38 @@ static void note_gen(int64_t gen)
         ql_invalidate();
 }
 
+/* The longest a live sync can take: a connection, then the prepare and
+ * the statement (row lock waits included) up to statement_timeout each. A
+ * sync older than that was lost; taking it over sooner would push the
+ * same usage twice. */
+static int64_t sync_max_ms(void)
+{
+    int64_t ms = qcfg->db_connect_timeout_s * 1000 +
+                 2 * qcfg->db_statement_timeout_ms + 5000;
+
+    return ms < 15000 ? 15000 : ms;
+}
+
+/* 1 while a sync runs on s (locked); 0 when none does, or when the one
+ * marked is lost: its process died (it is taken over at once) or it
+ * outlived every timeout. A lost sync is cleared, so its balance is
+ * pushed by the next sync (its usage counted twice if the lost one had
+ * committed just before its process died). */
+static int sync_running(struct ql_slot *s, int64_t now)
+{
+    if (!s->syncing)
+        return 0;
+    if (now - s->sync_ms < sync_max_ms() &&
+        !(kill(s->sync_pid, 0) < 0 && errno == ESRCH))
+        return 1;
+    log_warn(NULL, "quota leases: a sync by process %d was lost; taken over",
+             (int)s->sync_pid);
+    s->syncing = 0;
+    s->releasing = 0;
+    s->sync_seq++;                        /* its result is ignored */
+    return 0;
+}
+
 /* Runs one sync of slot s, which the caller holds locked and marked
  * syncing; unlocks for the round trip and relocks. 0, or -1 (database
  * unavailable: the slot is unchanged). */
@@ -449,6 +478,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     struct balance_id b;
     uint64_t ep = ql_epoch();
     int64_t start = wall_ms();
+    uint64_t seq;
     int rc;
 
     b.limit_id = s->limit_id;
@@ -461,15 +491,18 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     memcpy(b.model, s->model, sizeof(b.model));
     s->syncing = 1;
     s->sync_ms = start;
+    s->sync_pid = getpid();
+    seq = ++s->sync_seq;
     /* what is given back is not admitted against during the round trip
      * (it stays in lease until PostgreSQL says otherwise) */
     s->releasing = q->release;
     pthread_mutex_unlock(&s->mu);
     rc = sync_rpc(db, &b, q, r);
     slot_lock(s);
+    if (s->sync_seq != seq)               /* taken over as lost */
+        return -1;
     s->syncing = 0;
     s->releasing = 0;                     /* in r->lease, or kept on error */
-    pthread_cond_broadcast(&s->synced);
     if (rc < 0)
         return -1;
     /* PostgreSQL's lease is the truth; what was pushed left "spent" */
@@ -522,7 +555,6 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v)
 {
     struct ql_slot *s = slot_get(l);
-    int64_t wait_until = 0;
     int syncs = 0, wake = 0;
 
     memset(v, 0, sizeof(*v));
@@ -554,24 +586,17 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
             pthread_mutex_unlock(&s->mu);
             return 1;
         }
-        /* one sync at a time per balance: wait for the one running */
-        if (s->syncing && now - s->sync_ms < SYNC_STUCK_MS) {
-            struct timespec ts;
+        /* one sync at a time per balance: wait for the one running
+         * (bounded by the database timeouts, see sync_running()). Polled:
+         * a process-shared condition variable is not robust, a waiter
+         * killed in it can block every later broadcast. */
+        if (sync_running(s, now)) {
+            struct timespec ts = { 0, 2000000 };
 
-            if (wait_until == 0)
-                wait_until = now + SYNC_STUCK_MS;
-            if (now < wait_until) {
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 5000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                if (robust_taken(&s->mu, pthread_cond_timedwait(
-                        &s->synced, &s->mu, &ts)) == ENOTRECOVERABLE)
-                    slot_lock(s);
-                continue;
-            }
+            pthread_mutex_unlock(&s->mu);
+            nanosleep(&ts, NULL);
+            slot_lock(s);
+            continue;
         }
         if (syncs >= 3) {
             fill_view(s, v);
@@ -653,7 +678,7 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
 
     if (slot_trylock(s) < 0)
         return;
-    if (atomic_load(&s->tag) <= TAG_GONE || s->syncing) {
+    if (atomic_load(&s->tag) <= TAG_GONE || sync_running(s, now)) {
         pthread_mutex_unlock(&s->mu);
         return;
     }
@@ -807,7 +832,7 @@ void ql_push_all(struct db_session *db)
         if (atomic_load(&s->tag) <= TAG_GONE)
             continue;
         slot_lock(s);
-        if (!s->syncing && s->spent > 0 && s->pe > now_s) {
+        if (!sync_running(s, wall_ms()) && s->spent > 0 && s->pe > now_s) {
             rq.push = s->spent;
             sync_locked(db, s, &rq, &rs);
         }

@@ -201,6 +201,59 @@ static void test_releasing(struct config *c)
     db_session_release(&db);
 }
 
+/* A sync marked by a process that died is taken over at once; a live
+ * one is waited for; one older than every database timeout is lost. */
+static void test_lost_sync(struct config *c)
+{
+    struct ql_limit l = limit_of(11, "grp-lost");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+    int64_t t0;
+    pid_t pid;
+    int st = 0;
+
+    db_session_init(&db, c, "unit");
+    if ((pid = fork()) == 0) {        /* dies in the middle of a sync */
+        slot_lock(s);
+        s->syncing = 1;
+        s->sync_ms = wall_ms();
+        s->sync_pid = getpid();
+        pthread_mutex_unlock(&s->mu);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    slot_lock(s);
+    s->spent = 5;
+    T_EQ_INT(sync_running(s, wall_ms()), 0,
+             "a sync whose process died: not running");
+    T_EQ_INT(s->syncing, 0, "and taken over");
+    s->syncing = 1;
+    s->sync_pid = getpid();
+    s->sync_ms = wall_ms();
+    T_EQ_INT(sync_running(s, wall_ms()), 1, "a live sync: running");
+    T_OK(sync_max_ms() >= 15000 &&
+         sync_max_ms() > c->db_connect_timeout_s * 1000 +
+                         c->db_statement_timeout_ms,
+         "the takeover waits longer than a live sync can take");
+    T_EQ_INT(sync_running(s, wall_ms() + sync_max_ms()), 0,
+             "past every timeout: lost");
+    s->syncing = 1;
+    s->sync_pid = pid;                /* dead */
+    pthread_mutex_unlock(&s->mu);
+    t0 = wall_ms();
+    T_EQ_INT(ql_reserve(&db, &l, 500, 0, &t, &v), -2,
+             "a request past the lease does not wait for a dead sync");
+    T_OK(wall_ms() - t0 < 3000, "(no wait)");
+    s->syncing = 1;
+    s->sync_pid = pid;
+    maintain(&db, s, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    T_EQ_INT(s->syncing, 0, "maintain() takes a dead sync over");
+    T_EQ_INT(s->spent, 5, "and tries to push (database down: kept)");
+    db_session_release(&db);
+}
+
 static void test_config(void)
 {
     char err[256] = "";
@@ -271,6 +324,7 @@ int main(void)
     test_processes();
     test_dead_holder(c);
     test_releasing(c);
+    test_lost_sync(c);
     unlink(path);
     test_config();
     config_free(c);
