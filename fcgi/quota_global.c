@@ -171,6 +171,7 @@ static _Thread_local struct qg_req gr;
 struct pending {
     struct pending *next;
     char vals[QD_N][192];
+    char model[192];              /* priced at (the served one) */
     int64_t at, in, cached, out, reqs;
 };
 
@@ -284,10 +285,11 @@ int qg_degrade(struct request *r, const char *vals[QD_N], int64_t now,
     return 0;
 }
 
-void qg_settle(int64_t in, int64_t cached, int64_t out, int64_t reqs)
+void qg_settle(const char *model, int64_t in, int64_t cached, int64_t out,
+               int64_t reqs)
 {
-    const char *model = gr.vals[QD_MODEL];
-
+    if (model == NULL)
+        model = gr.vals[QD_MODEL];
     for (size_t i = 0; i < gr.n; i++) {
         const struct ql_take *t = &gr.t[i];
 
@@ -300,6 +302,7 @@ void qg_settle(int64_t in, int64_t cached, int64_t out, int64_t reqs)
         struct pending *p = xcalloc(1, sizeof(*p));
 
         memcpy(p->vals, gr.vals, sizeof(p->vals));
+        snprintf(p->model, sizeof(p->model), "%s", model);
         p->at = gr.at;
         p->in = in;
         p->cached = cached;
@@ -345,7 +348,7 @@ static int charge(struct db_session *db, const struct pending *p)
         snprintf(at, sizeof(at), "%" PRId64, p->at);
         snprintf(amt, sizeof(amt), "%" PRId64,
                  quota_amount(quota_unit_of(lim[i].unit),
-                              p->vals[QD_MODEL], p->in, p->cached, p->out,
+                              p->model, p->in, p->cached, p->out,
                               p->reqs));
         res = PQexecParams(c, "SELECT aigw_quota_charge($1::bigint, $2, "
                            "to_timestamp($3::double precision), $4::bigint)",
