@@ -375,6 +375,8 @@ static void reconcile(struct db_session *db)
     struct pending *p;
     size_t done = 0;
 
+    /* this thread prices weighted units too (quota_units.c) */
+    quota_units_bind(&gcfg->quotas->weights);
     if (!config_synced)
         sync_config_limits(db);
     for (;;) {
