@@ -305,6 +305,27 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
     return spare;
 }
 
+/* The slot of a balance, locked: slot_get()'s answer may be freed and
+ * reused by another balance before it is locked, so it is checked again
+ * under the lock. NULL: the table is full. */
+static struct ql_slot *slot_lock_for(const struct ql_limit *l)
+{
+    uint64_t tag = balance_tag(l->limit_id, l->subject, l->period_start);
+
+    for (int tries = 0; tries < 4; tries++) {
+        struct ql_slot *s = slot_get(l);
+
+        if (s == NULL)
+            return NULL;
+        slot_lock(s);
+        if (atomic_load(&s->tag) == tag &&
+            same_balance(s, l->limit_id, l->subject, l->period_start))
+            return s;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
 static int64_t available(const struct ql_slot *s)
 {
     return s->lease - s->releasing - s->inflight - s->spent;
@@ -554,7 +575,7 @@ static int64_t chunk(struct ql_slot *s, int64_t now)
 int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v)
 {
-    struct ql_slot *s = slot_get(l);
+    struct ql_slot *s = slot_lock_for(l);
     int syncs = 0, wake = 0;
 
     memset(v, 0, sizeof(*v));
@@ -564,7 +585,6 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
     }
     if (amt < 0)
         amt = 0;
-    slot_lock(s);
     for (;;) {
         int64_t now = wall_ms();
         uint64_t ep = ql_epoch();
