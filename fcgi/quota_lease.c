@@ -376,11 +376,14 @@ int ql_peek(const struct ql_limit *l, struct ql_view *v)
 
 struct sync_req {
     int64_t push, release, want, need;
+    int64_t take;                 /* a request's amount, reserved in the
+                                     sync when it fits; -1: none */
 };
 
 struct sync_res {
     int64_t lease, granted, limit, used, reserved, used_before, gen;
     int threshold_pct;
+    int took;                     /* take was reserved */
 };
 
 static const char sql_lease[] =
@@ -536,6 +539,14 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     if (q->push > 0)
         s->last_push_ms = start;
     s->want_refill = 0;
+    /* the request that asked takes its part before anyone woken by this
+     * sync can (it is unlocked below for the events) */
+    r->took = q->take >= 0 && r->limit >= 0 && available(s) >= q->take;
+    if (r->took) {
+        s->inflight += q->take;
+        s->taken += q->take;
+        s->last_use_ms = wall_ms();
+    }
     pthread_mutex_unlock(&s->mu);
     note_gen(r->gen);
     if (q->push > 0) {
@@ -632,6 +643,7 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
         if (rq.need < 1)
             rq.need = 1;
         rq.want = rq.need + chunk(s, now);
+        rq.take = amt;
         syncs++;
         if (sync_locked(db, s, &rq, &rs) < 0) {
             if (fresh && available(s) >= amt)
@@ -648,7 +660,11 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
             pthread_mutex_unlock(&s->mu);
             return 1;
         }
-        if (available(s) < amt && rs.granted == 0) {
+        if (rs.took)
+            break;
+        /* refused only when PostgreSQL could not grant what it needed; a
+         * grant others settled away during the round trip: sync again */
+        if (rs.granted < rq.need) {
             fill_view(s, v);
             pthread_mutex_unlock(&s->mu);
             return -1;
@@ -692,7 +708,7 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
                      int64_t now_s, uint64_t ep, int all)
 {
     const struct quota_settings *q = qcfg->quotas;
-    struct sync_req rq = { 0, 0, 0, 1 };
+    struct sync_req rq = { 0, 0, 0, 1, -1 };
     struct sync_res rs;
     int over, idle;
 
@@ -846,7 +862,7 @@ void ql_push_all(struct db_session *db)
         return;
     for (uint32_t i = 0; i < QL_SLOTS; i++) {
         struct ql_slot *s = &shm->slot[i];
-        struct sync_req rq = { 0, 0, 0, 1 };
+        struct sync_req rq = { 0, 0, 0, 1, -1 };
         struct sync_res rs;
 
         if (atomic_load(&s->tag) <= TAG_GONE)
