@@ -187,6 +187,17 @@ void qg_release(void)
     gr.pending = 0;
 }
 
+/* Fail-open without a lease: the request's usage is charged to its
+ * limits by the sync thread (aigw_quota_charge). */
+static int admit_pending(const char *vals[QD_N], int64_t now)
+{
+    gr.pending = 1;
+    for (int d = 0; d < QD_N; d++)
+        snprintf(gr.vals[d], sizeof(gr.vals[d]), "%s", vals[d]);
+    gr.at = now;
+    return 0;
+}
+
 int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
              int64_t est_out, int64_t now, struct qh_state *hs,
              struct quota_hit *hit)
@@ -202,15 +213,8 @@ int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
     if (!ql_ready())
         return -2;
     n = limits_for(&r->w->db, vals, now, lim);
-    if (n < 0) {
-        if (!q->fail_open)
-            return -2;
-        gr.pending = 1;           /* counted: charged when it is back */
-        for (int d = 0; d < QD_N; d++)
-            snprintf(gr.vals[d], sizeof(gr.vals[d]), "%s", vals[d]);
-        gr.at = now;
-        return 0;
-    }
+    if (n < 0)
+        return q->fail_open ? admit_pending(vals, now) : -2;
     for (int i = 0; i < n; i++) {
         const struct ql_limit *l = &lim[i];
         int unit = quota_unit_of(l->unit);
@@ -222,6 +226,12 @@ int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
         if (rc == 1) {
             ql_invalidate();          /* deleted: re-read the limits */
             continue;
+        }
+        if (rc == QL_FULL) {          /* no lease: as if the database */
+            qg_release();             /* were down, for all its limits */
+            if (!q->fail_open)
+                return -2;
+            return admit_pending(vals, now);
         }
         if (rc < 0) {
             if (rc == -1) {

@@ -591,8 +591,15 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
 
     memset(v, 0, sizeof(*v));
     if (s == NULL) {
-        log_warn(NULL, "quota leases: table full");
-        return fail_open ? 1 : -2;
+        static _Atomic int64_t logged_ms;
+        int64_t now = wall_ms(), last = atomic_load(&logged_ms);
+
+        if (now - last >= 60000 &&
+            atomic_compare_exchange_strong(&logged_ms, &last, now))
+            log_error(NULL, "quota leases: the table is full (%u balances "
+                      "probed); global limits answer as if the database "
+                      "were down", QL_PROBES);
+        return QL_FULL;
     }
     if (amt < 0)
         amt = 0;
@@ -732,7 +739,11 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
         rq.want = chunk(s, now);
     if (rq.push == 0 && rq.release == 0 && rq.want == 0 &&
         !(s->lease > 0 && s->expires_ms - now < q->lease_ttl_s * 500)) {
-        if (over && s->lease == 0 && s->inflight == 0 && s->spent == 0)
+        /* nothing held, nothing to push: the slot is freed (its next
+         * request syncs anyway), or per-user monthly limits would keep
+         * one each for a month and fill the table */
+        if ((over || idle) && s->lease == 0 && s->inflight == 0 &&
+            s->spent == 0)
             atomic_store(&s->tag, TAG_GONE);
         pthread_mutex_unlock(&s->mu);
         return;

@@ -254,6 +254,58 @@ static void test_lost_sync(struct config *c)
     db_session_release(&db);
 }
 
+/* A full table answers QL_FULL (not "the limit is gone"); maintain()
+ * frees idle slots holding nothing, and the balance then finds one. */
+static void test_table_full(struct config *c)
+{
+    struct ql_limit l = limit_of(12, "grp-full");
+    uint64_t tag = balance_tag(l.limit_id, l.subject, l.period_start);
+    struct ql_slot *idle_slot = NULL;
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+
+    db_session_init(&db, c, "unit");
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        struct ql_slot *s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+
+        if (atomic_load(&s->tag) > TAG_GONE)
+            continue;                 /* a balance of another test */
+        if (!s->mu_ready) {
+            mutex_init_shared(&s->mu);
+            s->mu_ready = 1;
+        }
+        memset(s->subject, 0, sizeof(s->subject));
+        s->limit_id = 1000 + i;
+        s->ps = 1000;
+        s->pe = 4102444800;
+        s->lease = s->inflight = s->spent = 0;
+        s->epoch = ql_epoch();
+        s->expires_ms = 0;
+        s->last_use_ms = s->last_push_ms = wall_ms();
+        s->syncing = s->want_refill = 0;
+        atomic_store(&s->tag, tag + 1 + i);
+        idle_slot = s;
+    }
+    T_EQ_INT(ql_reserve(&db, &l, 1, 1, &t, &v), QL_FULL,
+             "a full table: QL_FULL, fail-open or not");
+    T_EQ_INT(ql_reserve(&db, &l, 1, 0, &t, &v), QL_FULL, "(fail-closed)");
+    idle_slot->last_use_ms = wall_ms() - c->quotas->lease_idle_ms - 1000;
+    maintain(&db, idle_slot, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    T_EQ_INT(atomic_load(&idle_slot->tag), TAG_GONE,
+             "an idle slot holding nothing is freed");
+    T_EQ_INT(ql_reserve(&db, &l, 1, 0, &t, &v), -2,
+             "the balance gets it (then needs the database)");
+    T_OK(slot_get(&l) == idle_slot, "the freed slot");
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        struct ql_slot *s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+
+        if (s->limit_id >= 1000)
+            atomic_store(&s->tag, TAG_GONE);
+    }
+    db_session_release(&db);
+}
+
 static void test_config(void)
 {
     char err[256] = "";
@@ -325,6 +377,7 @@ int main(void)
     test_dead_holder(c);
     test_releasing(c);
     test_lost_sync(c);
+    test_table_full(c);
     unlink(path);
     test_config();
     config_free(c);
