@@ -25,7 +25,7 @@
 
 #define QL_SLOTS 16384u           /* a power of two; the file is sparse */
 #define QL_PROBES 128u
-#define QL_MAGIC 0x616967776c733033ULL   /* "aigwls03": the layout */
+#define QL_MAGIC 0x616967776c733034ULL   /* "aigwls04": the layout */
 #define TAG_FREE 0u
 #define TAG_GONE 1u               /* freed: reusable, probing goes on */
 #define STMT_LEASE 23
@@ -33,6 +33,7 @@
 struct ql_slot {
     _Atomic uint64_t tag;         /* hash of the balance, or TAG_* */
     int mu_ready;
+    _Atomic uint32_t mu_gen;      /* bumped when mu is initialised again */
     pthread_mutex_t mu;           /* process-shared, robust */
     /* the balance */
     int64_t limit_id, ps, pe;
@@ -206,13 +207,11 @@ static int same_balance(const struct ql_slot *s, int64_t limit_id,
 /* A slot mutex left unrecoverable (unlocked by a holder that died
  * without making it consistent): initialised again under the allocation
  * mutex, and the slot re-synced before its next use. */
-static void slot_reset_mutex(struct ql_slot *s)
+static void slot_reset_mutex_locked(struct ql_slot *s, uint32_t gen)
 {
-    int rc;
-
-    lock(&shm->alloc_mu);
-    rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
-    if (rc == ENOTRECOVERABLE) {
+    /* not tried again: glibc may leave it held by this thread after
+     * answering ENOTRECOVERABLE; gen tells whether another did it */
+    if (atomic_load(&s->mu_gen) == gen) {
         log_error(NULL, "quota leases: a balance's lock was lost; reset");
         pthread_mutex_destroy(&s->mu);
         mutex_init_shared(&s->mu);
@@ -221,25 +220,49 @@ static void slot_reset_mutex(struct ql_slot *s)
         s->releasing = 0;
         s->sync_seq++;
         s->epoch = 0;
-    } else if (rc == 0) {
-        pthread_mutex_unlock(&s->mu);     /* someone reset it already */
+        atomic_fetch_add(&s->mu_gen, 1);
     }
-    pthread_mutex_unlock(&shm->alloc_mu);
+}
+
+static void slot_reset_mutex(struct ql_slot *s, uint32_t gen, int alloc_held)
+{
+    if (!alloc_held)
+        lock(&shm->alloc_mu);
+    slot_reset_mutex_locked(s, gen);
+    if (!alloc_held)
+        pthread_mutex_unlock(&shm->alloc_mu);
+}
+
+/* Tried first: glibc's pthread_mutex_lock() may sleep on an unrecoverable
+ * mutex rather than answer ENOTRECOVERABLE. */
+static void slot_lock_held(struct ql_slot *s, int alloc_held)
+{
+    uint32_t gen = atomic_load(&s->mu_gen);
+    int rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+
+    while (rc != 0) {
+        if (rc == ENOTRECOVERABLE)
+            slot_reset_mutex(s, gen, alloc_held);
+        else if ((rc = robust_taken(&s->mu, pthread_mutex_lock(&s->mu))) == 0)
+            break;
+        gen = atomic_load(&s->mu_gen);
+        rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+    }
 }
 
 static void slot_lock(struct ql_slot *s)
 {
-    while (robust_taken(&s->mu, pthread_mutex_lock(&s->mu)) != 0)
-        slot_reset_mutex(s);
+    slot_lock_held(s, 0);
 }
 
 /* 0 held, -1 busy (or just reset: next time). */
 static int slot_trylock(struct ql_slot *s)
 {
+    uint32_t gen = atomic_load(&s->mu_gen);
     int rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
 
     if (rc == ENOTRECOVERABLE)
-        slot_reset_mutex(s);
+        slot_reset_mutex(s, gen, 0);
     return rc == 0 ? 0 : -1;
 }
 
@@ -280,7 +303,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
             mutex_init_shared(&s->mu);
             s->mu_ready = 1;
         }
-        slot_lock(s);
+        slot_lock_held(s, 1);
         s->limit_id = l->limit_id;
         s->ps = l->period_start;
         s->pe = l->period_end;

@@ -171,6 +171,16 @@ static void test_dead_holder(struct config *c)
     T_EQ_INT(rc, 0, "and the lock is free after it");
     if (rc == 0)
         pthread_mutex_unlock(&s->mu);
+    /* unlocked without being made consistent: unrecoverable, reset */
+    die_holding(s);
+    T_EQ_INT(pthread_mutex_lock(&s->mu), EOWNERDEAD, "(a dead holder)");
+    pthread_mutex_unlock(&s->mu);     /* now unrecoverable */
+    T_EQ_INT(ql_reserve(&db, &l, 10, 0, &t, &v), -2,
+             "an unrecoverable lock is reset; the slot re-syncs first");
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "and its lock works again");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
     db_session_release(&db);
 }
 
