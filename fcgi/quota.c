@@ -582,7 +582,7 @@ void quota_settle(struct request *r)
     if (qr.pg)
         pg_settle(r, in, out, called ? 1 : 0);
     if (qr.lease)
-        qg_settle(in, cached, out, called ? 1 : 0);
+        qg_settle(settle_model(ev), in, cached, out, called ? 1 : 0);
     qr.request_id[0] = '\0';
     qr.n = 0;
     qr.pg = 0;

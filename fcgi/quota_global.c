@@ -171,6 +171,7 @@ static _Thread_local struct qg_req gr;
 struct pending {
     struct pending *next;
     char vals[QD_N][192];
+    char model[192];              /* priced at (the served one) */
     int64_t at, in, cached, out, reqs;
 };
 
@@ -184,6 +185,17 @@ void qg_release(void)
         ql_settle(&gr.t[i], 0);
     gr.n = 0;
     gr.pending = 0;
+}
+
+/* Fail-open without a lease: the request's usage is charged to its
+ * limits by the sync thread (aigw_quota_charge). */
+static int admit_pending(const char *vals[QD_N], int64_t now)
+{
+    gr.pending = 1;
+    for (int d = 0; d < QD_N; d++)
+        snprintf(gr.vals[d], sizeof(gr.vals[d]), "%s", vals[d]);
+    gr.at = now;
+    return 0;
 }
 
 int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
@@ -201,15 +213,8 @@ int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
     if (!ql_ready())
         return -2;
     n = limits_for(&r->w->db, vals, now, lim);
-    if (n < 0) {
-        if (!q->fail_open)
-            return -2;
-        gr.pending = 1;           /* counted: charged when it is back */
-        for (int d = 0; d < QD_N; d++)
-            snprintf(gr.vals[d], sizeof(gr.vals[d]), "%s", vals[d]);
-        gr.at = now;
-        return 0;
-    }
+    if (n < 0)
+        return q->fail_open ? admit_pending(vals, now) : -2;
     for (int i = 0; i < n; i++) {
         const struct ql_limit *l = &lim[i];
         int unit = quota_unit_of(l->unit);
@@ -221,6 +226,12 @@ int qg_admit(struct request *r, const char *vals[QD_N], int64_t est_in,
         if (rc == 1) {
             ql_invalidate();          /* deleted: re-read the limits */
             continue;
+        }
+        if (rc == QL_FULL) {          /* no lease: as if the database */
+            qg_release();             /* were down, for all its limits */
+            if (!q->fail_open)
+                return -2;
+            return admit_pending(vals, now);
         }
         if (rc < 0) {
             if (rc == -1) {
@@ -284,10 +295,11 @@ int qg_degrade(struct request *r, const char *vals[QD_N], int64_t now,
     return 0;
 }
 
-void qg_settle(int64_t in, int64_t cached, int64_t out, int64_t reqs)
+void qg_settle(const char *model, int64_t in, int64_t cached, int64_t out,
+               int64_t reqs)
 {
-    const char *model = gr.vals[QD_MODEL];
-
+    if (model == NULL)
+        model = gr.vals[QD_MODEL];
     for (size_t i = 0; i < gr.n; i++) {
         const struct ql_take *t = &gr.t[i];
 
@@ -300,6 +312,7 @@ void qg_settle(int64_t in, int64_t cached, int64_t out, int64_t reqs)
         struct pending *p = xcalloc(1, sizeof(*p));
 
         memcpy(p->vals, gr.vals, sizeof(p->vals));
+        snprintf(p->model, sizeof(p->model), "%s", model);
         p->at = gr.at;
         p->in = in;
         p->cached = cached;
@@ -345,7 +358,7 @@ static int charge(struct db_session *db, const struct pending *p)
         snprintf(at, sizeof(at), "%" PRId64, p->at);
         snprintf(amt, sizeof(amt), "%" PRId64,
                  quota_amount(quota_unit_of(lim[i].unit),
-                              p->vals[QD_MODEL], p->in, p->cached, p->out,
+                              p->model, p->in, p->cached, p->out,
                               p->reqs));
         res = PQexecParams(c, "SELECT aigw_quota_charge($1::bigint, $2, "
                            "to_timestamp($3::double precision), $4::bigint)",
@@ -372,6 +385,8 @@ static void reconcile(struct db_session *db)
     struct pending *p;
     size_t done = 0;
 
+    /* this thread prices weighted units too (quota_units.c) */
+    quota_units_bind(&gcfg->quotas->weights);
     if (!config_synced)
         sync_config_limits(db);
     for (;;) {

@@ -45,8 +45,11 @@ struct qg_degrade {
  * trip once the caller's limits are cached. */
 int qg_degrade(struct request *r, const char *vals[QD_N], int64_t now,
                struct qg_degrade *out);
-/* Settles this thread's reservations to the real usage. */
-void qg_settle(int64_t in, int64_t cached_in, int64_t out, int64_t reqs);
+/* Settles this thread's reservations to the real usage, priced (usd,
+ * weighted units) at model: the one served, as local limits and the
+ * ledger count it (borrowed). */
+void qg_settle(const char *model, int64_t in, int64_t cached_in,
+               int64_t out, int64_t reqs);
 /* Gives back this thread's reservations (the request was refused). */
 void qg_release(void);
 

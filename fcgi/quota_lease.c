@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,15 +25,15 @@
 
 #define QL_SLOTS 16384u           /* a power of two; the file is sparse */
 #define QL_PROBES 128u
-#define QL_MAGIC 0x616967776c733032ULL   /* "aigwls02" */
+#define QL_MAGIC 0x616967776c733034ULL   /* "aigwls04": the layout */
 #define TAG_FREE 0u
 #define TAG_GONE 1u               /* freed: reusable, probing goes on */
 #define STMT_LEASE 23
-#define SYNC_STUCK_MS 3000        /* a sync this old died with its process */
 
 struct ql_slot {
     _Atomic uint64_t tag;         /* hash of the balance, or TAG_* */
     int mu_ready;
+    _Atomic uint32_t mu_gen;      /* bumped when mu is initialised again */
     pthread_mutex_t mu;           /* process-shared, robust */
     /* the balance */
     int64_t limit_id, ps, pe;
@@ -44,13 +45,16 @@ struct ql_slot {
     int64_t lease;                /* held in PostgreSQL (after the sync) */
     int64_t inflight;             /* estimates of admitted requests */
     int64_t spent;                /* settled usage not pushed yet */
+    int64_t releasing;            /* being given back by the running sync:
+                                     still in lease, not available */
     int64_t limit_eff, others;    /* limit + adjust; used + reserved of
                                      everyone else, at the last sync */
     uint64_t epoch;
     int64_t expires_ms, last_use_ms, last_push_ms;
     int syncing, want_refill;
-    int64_t sync_ms;
-    pthread_cond_t synced;        /* broadcast when a sync ends */
+    int64_t sync_ms;              /* when the running sync started */
+    pid_t sync_pid;               /* the process running it */
+    uint64_t sync_seq;            /* bumped by each sync and takeover */
     int64_t taken, rate_ms;       /* reserved since rate_ms: the rate */
     int64_t rate;                 /* per second, at the last sync */
 };
@@ -78,10 +82,19 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* rc of pthread_mutex_[try]lock or pthread_cond_timedwait on a robust
+ * mutex: EOWNERDEAD means its holder died and the caller holds it now,
+ * to be made consistent. 0 held; else not held (EBUSY, ENOTRECOVERABLE). */
+static int robust_taken(pthread_mutex_t *m, int rc)
+{
+    if (rc == EOWNERDEAD)
+        rc = pthread_mutex_consistent(m);
+    return rc;
+}
+
 static void lock(pthread_mutex_t *m)
 {
-    if (pthread_mutex_lock(m) == EOWNERDEAD)   /* its holder died */
-        pthread_mutex_consistent(m);
+    robust_taken(m, pthread_mutex_lock(m));
 }
 
 static void mutex_init_shared(pthread_mutex_t *m)
@@ -96,26 +109,28 @@ static void mutex_init_shared(pthread_mutex_t *m)
 }
 
 /* First mapper initialises under an flock: a random host id (the lease
- * rows' owner) and the allocation mutex. */
+ * rows' owner) and the allocation mutex. A file of another layout (an
+ * older version's) is emptied first. */
 static int map_file(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), rc = 0;
+    uint64_t magic = 0;
     struct stat st;
     void *p;
 
-    int rc = 0;
-
+    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
+        goto fail;
+    if (pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+        magic != QL_MAGIC) {
+        if (ftruncate(fd, 0) < 0)
+            goto fail;
+        st.st_size = 0;
+    }
     /* allocated up front: a full disk (or a small tmpfs) fails here, not
      * with SIGBUS when a page is first touched */
-    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0 ||
-        ((size_t)st.st_size < sizeof(struct ql_shm) &&
-         (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)) {
-        log_error(NULL, "quota leases: cannot open %s: %s", path,
-                  strerror(rc ? rc : errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
+    if ((size_t)st.st_size < sizeof(struct ql_shm) &&
+        (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)
+        goto fail;
     p = mmap(NULL, sizeof(struct ql_shm), PROT_READ | PROT_WRITE, MAP_SHARED,
              fd, 0);
     if (p == MAP_FAILED) {
@@ -144,6 +159,12 @@ static int map_file(const char *path)
     flock(fd, LOCK_UN);
     close(fd);
     return 0;
+fail:
+    log_error(NULL, "quota leases: cannot open %s: %s", path,
+              strerror(rc ? rc : errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 int ql_ready(void)
@@ -183,6 +204,68 @@ static int same_balance(const struct ql_slot *s, int64_t limit_id,
            strcmp(s->subject, subject) == 0;
 }
 
+/* A slot mutex left unrecoverable (unlocked by a holder that died
+ * without making it consistent): initialised again under the allocation
+ * mutex, and the slot re-synced before its next use. */
+static void slot_reset_mutex_locked(struct ql_slot *s, uint32_t gen)
+{
+    /* not tried again: glibc may leave it held by this thread after
+     * answering ENOTRECOVERABLE; gen tells whether another did it */
+    if (atomic_load(&s->mu_gen) == gen) {
+        log_error(NULL, "quota leases: a balance's lock was lost; reset");
+        pthread_mutex_destroy(&s->mu);
+        mutex_init_shared(&s->mu);
+        s->inflight = 0;
+        s->syncing = 0;
+        s->releasing = 0;
+        s->sync_seq++;
+        s->epoch = 0;
+        atomic_fetch_add(&s->mu_gen, 1);
+    }
+}
+
+static void slot_reset_mutex(struct ql_slot *s, uint32_t gen, int alloc_held)
+{
+    if (!alloc_held)
+        lock(&shm->alloc_mu);
+    slot_reset_mutex_locked(s, gen);
+    if (!alloc_held)
+        pthread_mutex_unlock(&shm->alloc_mu);
+}
+
+/* Tried first: glibc's pthread_mutex_lock() may sleep on an unrecoverable
+ * mutex rather than answer ENOTRECOVERABLE. */
+static void slot_lock_held(struct ql_slot *s, int alloc_held)
+{
+    uint32_t gen = atomic_load(&s->mu_gen);
+    int rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+
+    while (rc != 0) {
+        if (rc == ENOTRECOVERABLE)
+            slot_reset_mutex(s, gen, alloc_held);
+        else if ((rc = robust_taken(&s->mu, pthread_mutex_lock(&s->mu))) == 0)
+            break;
+        gen = atomic_load(&s->mu_gen);
+        rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+    }
+}
+
+static void slot_lock(struct ql_slot *s)
+{
+    slot_lock_held(s, 0);
+}
+
+/* 0 held, -1 busy (or just reset: next time). */
+static int slot_trylock(struct ql_slot *s)
+{
+    uint32_t gen = atomic_load(&s->mu_gen);
+    int rc = robust_taken(&s->mu, pthread_mutex_trylock(&s->mu));
+
+    if (rc == ENOTRECOVERABLE)
+        slot_reset_mutex(s, gen, 0);
+    return rc == 0 ? 0 : -1;
+}
+
 /* The slot of a balance, created when missing. NULL: the table is full. */
 static struct ql_slot *slot_get(const struct ql_limit *l)
 {
@@ -217,16 +300,10 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
     if (spare != NULL) {
         s = spare;
         if (!s->mu_ready) {
-            pthread_condattr_t ca;
-
             mutex_init_shared(&s->mu);
-            pthread_condattr_init(&ca);
-            pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
-            pthread_cond_init(&s->synced, &ca);
-            pthread_condattr_destroy(&ca);
             s->mu_ready = 1;
         }
-        lock(&s->mu);
+        slot_lock_held(s, 1);
         s->limit_id = l->limit_id;
         s->ps = l->period_start;
         s->pe = l->period_end;
@@ -236,7 +313,7 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
         snprintf(s->period, sizeof(s->period), "%s", l->period);
         snprintf(s->model, sizeof(s->model), "%s", l->model);
         s->threshold_pct = l->threshold_pct;
-        s->lease = s->inflight = s->spent = 0;
+        s->lease = s->inflight = s->spent = s->releasing = 0;
         s->limit_eff = s->others = 0;
         s->epoch = 0;                     /* synced before first use */
         s->expires_ms = 0;
@@ -251,9 +328,30 @@ static struct ql_slot *slot_get(const struct ql_limit *l)
     return spare;
 }
 
+/* The slot of a balance, locked: slot_get()'s answer may be freed and
+ * reused by another balance before it is locked, so it is checked again
+ * under the lock. NULL: the table is full. */
+static struct ql_slot *slot_lock_for(const struct ql_limit *l)
+{
+    uint64_t tag = balance_tag(l->limit_id, l->subject, l->period_start);
+
+    for (int tries = 0; tries < 4; tries++) {
+        struct ql_slot *s = slot_get(l);
+
+        if (s == NULL)
+            return NULL;
+        slot_lock(s);
+        if (atomic_load(&s->tag) == tag &&
+            same_balance(s, l->limit_id, l->subject, l->period_start))
+            return s;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
 static int64_t available(const struct ql_slot *s)
 {
-    return s->lease - s->inflight - s->spent;
+    return s->lease - s->releasing - s->inflight - s->spent;
 }
 
 static void fill_view(const struct ql_slot *s, struct ql_view *v)
@@ -282,7 +380,7 @@ int ql_peek(const struct ql_limit *l, struct ql_view *v)
             break;
         if (t != tag)
             continue;
-        lock(&s->mu);
+        slot_lock(s);
         /* epoch 0: created, never synced (limit_eff means nothing yet) */
         if (atomic_load(&s->tag) == tag &&
             same_balance(s, l->limit_id, l->subject, l->period_start) &&
@@ -301,11 +399,14 @@ int ql_peek(const struct ql_limit *l, struct ql_view *v)
 
 struct sync_req {
     int64_t push, release, want, need;
+    int64_t take;                 /* a request's amount, reserved in the
+                                     sync when it fits; -1: none */
 };
 
 struct sync_res {
     int64_t lease, granted, limit, used, reserved, used_before, gen;
     int threshold_pct;
+    int took;                     /* take was reserved */
 };
 
 static const char sql_lease[] =
@@ -383,6 +484,38 @@ static void note_gen(int64_t gen)
         ql_invalidate();
 }
 
+/* The longest a live sync can take: a connection, then the prepare and
+ * the statement (row lock waits included) up to statement_timeout each. A
+ * sync older than that was lost; taking it over sooner would push the
+ * same usage twice. */
+static int64_t sync_max_ms(void)
+{
+    int64_t ms = qcfg->db_connect_timeout_s * 1000 +
+                 2 * qcfg->db_statement_timeout_ms + 5000;
+
+    return ms < 15000 ? 15000 : ms;
+}
+
+/* 1 while a sync runs on s (locked); 0 when none does, or when the one
+ * marked is lost: its process died (it is taken over at once) or it
+ * outlived every timeout. A lost sync is cleared, so its balance is
+ * pushed by the next sync (its usage counted twice if the lost one had
+ * committed just before its process died). */
+static int sync_running(struct ql_slot *s, int64_t now)
+{
+    if (!s->syncing)
+        return 0;
+    if (now - s->sync_ms < sync_max_ms() &&
+        !(kill(s->sync_pid, 0) < 0 && errno == ESRCH))
+        return 1;
+    log_warn(NULL, "quota leases: a sync by process %d was lost; taken over",
+             (int)s->sync_pid);
+    s->syncing = 0;
+    s->releasing = 0;
+    s->sync_seq++;                        /* its result is ignored */
+    return 0;
+}
+
 /* Runs one sync of slot s, which the caller holds locked and marked
  * syncing; unlocks for the round trip and relocks. 0, or -1 (database
  * unavailable: the slot is unchanged). */
@@ -392,6 +525,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     struct balance_id b;
     uint64_t ep = ql_epoch();
     int64_t start = wall_ms();
+    uint64_t seq;
     int rc;
 
     b.limit_id = s->limit_id;
@@ -404,11 +538,18 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     memcpy(b.model, s->model, sizeof(b.model));
     s->syncing = 1;
     s->sync_ms = start;
+    s->sync_pid = getpid();
+    seq = ++s->sync_seq;
+    /* what is given back is not admitted against during the round trip
+     * (it stays in lease until PostgreSQL says otherwise) */
+    s->releasing = q->release;
     pthread_mutex_unlock(&s->mu);
     rc = sync_rpc(db, &b, q, r);
-    lock(&s->mu);
+    slot_lock(s);
+    if (s->sync_seq != seq)               /* taken over as lost */
+        return -1;
     s->syncing = 0;
-    pthread_cond_broadcast(&s->synced);
+    s->releasing = 0;                     /* in r->lease, or kept on error */
     if (rc < 0)
         return -1;
     /* PostgreSQL's lease is the truth; what was pushed left "spent" */
@@ -421,6 +562,14 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
     if (q->push > 0)
         s->last_push_ms = start;
     s->want_refill = 0;
+    /* the request that asked takes its part before anyone woken by this
+     * sync can (it is unlocked below for the events) */
+    r->took = q->take >= 0 && r->limit >= 0 && available(s) >= q->take;
+    if (r->took) {
+        s->inflight += q->take;
+        s->taken += q->take;
+        s->last_use_ms = wall_ms();
+    }
     pthread_mutex_unlock(&s->mu);
     note_gen(r->gen);
     if (q->push > 0) {
@@ -429,7 +578,7 @@ static int sync_locked(struct db_session *db, struct ql_slot *s,
             quota_usage_hook(b.kind, b.subject, b.model, b.unit, b.period,
                              r->used, r->limit);
     }
-    lock(&s->mu);
+    slot_lock(s);
     return 0;
 }
 
@@ -460,18 +609,23 @@ static int64_t chunk(struct ql_slot *s, int64_t now)
 int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v)
 {
-    struct ql_slot *s = slot_get(l);
-    int64_t wait_until = 0;
+    struct ql_slot *s = slot_lock_for(l);
     int syncs = 0, wake = 0;
 
     memset(v, 0, sizeof(*v));
     if (s == NULL) {
-        log_warn(NULL, "quota leases: table full");
-        return fail_open ? 1 : -2;
+        static _Atomic int64_t logged_ms;
+        int64_t now = wall_ms(), last = atomic_load(&logged_ms);
+
+        if (now - last >= 60000 &&
+            atomic_compare_exchange_strong(&logged_ms, &last, now))
+            log_error(NULL, "quota leases: the table is full (%u balances "
+                      "probed); global limits answer as if the database "
+                      "were down", QL_PROBES);
+        return QL_FULL;
     }
     if (amt < 0)
         amt = 0;
-    lock(&s->mu);
     for (;;) {
         int64_t now = wall_ms();
         uint64_t ep = ql_epoch();
@@ -493,24 +647,17 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
             pthread_mutex_unlock(&s->mu);
             return 1;
         }
-        /* one sync at a time per balance: wait for the one running */
-        if (s->syncing && now - s->sync_ms < SYNC_STUCK_MS) {
-            struct timespec ts;
+        /* one sync at a time per balance: wait for the one running
+         * (bounded by the database timeouts, see sync_running()). Polled:
+         * a process-shared condition variable is not robust, a waiter
+         * killed in it can block every later broadcast. */
+        if (sync_running(s, now)) {
+            struct timespec ts = { 0, 2000000 };
 
-            if (wait_until == 0)
-                wait_until = now + SYNC_STUCK_MS;
-            if (now < wait_until) {
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 5000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                if (pthread_cond_timedwait(&s->synced, &s->mu, &ts) ==
-                    EOWNERDEAD)
-                    pthread_mutex_consistent(&s->mu);
-                continue;
-            }
+            pthread_mutex_unlock(&s->mu);
+            nanosleep(&ts, NULL);
+            slot_lock(s);
+            continue;
         }
         if (syncs >= 3) {
             fill_view(s, v);
@@ -526,6 +673,7 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
         if (rq.need < 1)
             rq.need = 1;
         rq.want = rq.need + chunk(s, now);
+        rq.take = amt;
         syncs++;
         if (sync_locked(db, s, &rq, &rs) < 0) {
             if (fresh && available(s) >= amt)
@@ -542,7 +690,11 @@ int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
             pthread_mutex_unlock(&s->mu);
             return 1;
         }
-        if (available(s) < amt && rs.granted == 0) {
+        if (rs.took)
+            break;
+        /* refused only when PostgreSQL could not grant what it needed; a
+         * grant others settled away during the round trip: sync again */
+        if (rs.granted < rq.need) {
             fill_view(s, v);
             pthread_mutex_unlock(&s->mu);
             return -1;
@@ -567,7 +719,7 @@ void ql_settle(const struct ql_take *t, int64_t used)
     if (shm == NULL || t->slot < 0 || (unsigned)t->slot >= QL_SLOTS)
         return;
     s = &shm->slot[t->slot];
-    lock(&s->mu);
+    slot_lock(s);
     if (atomic_load(&s->tag) > TAG_GONE && s->limit_id == t->limit_id &&
         s->ps == t->period_start) {
         s->inflight -= t->amount;
@@ -586,13 +738,13 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
                      int64_t now_s, uint64_t ep, int all)
 {
     const struct quota_settings *q = qcfg->quotas;
-    struct sync_req rq = { 0, 0, 0, 1 };
+    struct sync_req rq = { 0, 0, 0, 1, -1 };
     struct sync_res rs;
     int over, idle;
 
-    if (pthread_mutex_trylock(&s->mu) != 0)
+    if (slot_trylock(s) < 0)
         return;
-    if (atomic_load(&s->tag) <= TAG_GONE || s->syncing) {
+    if (atomic_load(&s->tag) <= TAG_GONE || sync_running(s, now)) {
         pthread_mutex_unlock(&s->mu);
         return;
     }
@@ -610,7 +762,11 @@ static void maintain(struct db_session *db, struct ql_slot *s, int64_t now,
         rq.want = chunk(s, now);
     if (rq.push == 0 && rq.release == 0 && rq.want == 0 &&
         !(s->lease > 0 && s->expires_ms - now < q->lease_ttl_s * 500)) {
-        if (over && s->lease == 0 && s->inflight == 0 && s->spent == 0)
+        /* nothing held, nothing to push: the slot is freed (its next
+         * request syncs anyway), or per-user monthly limits would keep
+         * one each for a month and fill the table */
+        if ((over || idle) && s->lease == 0 && s->inflight == 0 &&
+            s->spent == 0)
             atomic_store(&s->tag, TAG_GONE);
         pthread_mutex_unlock(&s->mu);
         return;
@@ -740,13 +896,13 @@ void ql_push_all(struct db_session *db)
         return;
     for (uint32_t i = 0; i < QL_SLOTS; i++) {
         struct ql_slot *s = &shm->slot[i];
-        struct sync_req rq = { 0, 0, 0, 1 };
+        struct sync_req rq = { 0, 0, 0, 1, -1 };
         struct sync_res rs;
 
         if (atomic_load(&s->tag) <= TAG_GONE)
             continue;
-        lock(&s->mu);
-        if (!s->syncing && s->spent > 0 && s->pe > now_s) {
+        slot_lock(s);
+        if (!sync_running(s, wall_ms()) && s->spent > 0 && s->pe > now_s) {
             rq.push = s->spent;
             sync_locked(db, s, &rq, &rs);
         }

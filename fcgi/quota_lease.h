@@ -80,10 +80,14 @@ struct ql_view {
 int ql_open(const char *path, const struct config *cfg);
 int ql_ready(void);
 
+#define QL_FULL (-3)
+
 /* Reserves amt against limit l. 0 reserved (*t filled), -1 refused (the
  * quota cannot fit it), -2 the database is needed and unavailable (with
- * fail_open the amount is counted and 0 returned instead), 1 the limit no
- * longer exists (nothing taken). *v gets the balance. */
+ * fail_open the amount is counted and 0 returned instead), QL_FULL the
+ * lease table has no slot for the balance (nothing taken; logged at most
+ * once a minute), 1 the limit no longer exists (nothing taken). *v gets
+ * the balance. */
 int ql_reserve(struct db_session *db, const struct ql_limit *l, int64_t amt,
                int fail_open, struct ql_take *t, struct ql_view *v);
 /* The balance of limit l as this host last synced and used it, with no

@@ -33,7 +33,7 @@ static struct ql_slot *grant(const struct ql_limit *l, int64_t lease)
 {
     struct ql_slot *s = slot_get(l);
 
-    lock(&s->mu);
+    slot_lock(s);
     s->lease = lease;
     s->limit_eff = 1000;
     s->others = 100 + lease;
@@ -132,6 +132,190 @@ static void test_processes(void)
     T_EQ_INT(s->inflight, 0, "and every reservation released");
 }
 
+/* A child that dies holding a balance's lock (EOWNERDEAD): the next
+ * holder makes it consistent and unlocks it, in maintain() and in
+ * ql_reserve(); no worker of the host blocks behind it. */
+static void die_holding(struct ql_slot *s)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    if (pid == 0) {
+        pthread_mutex_lock(&s->mu);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+}
+
+static void test_dead_holder(struct config *c)
+{
+    struct ql_limit l = limit_of(9, "grp-dead");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+    int rc;
+
+    db_session_init(&db, c, "unit");
+    die_holding(s);
+    maintain(&db, s, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "maintain after a dead holder: the lock is free again");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
+    die_holding(s);
+    T_EQ_INT(ql_reserve(&db, &l, 10, 0, &t, &v), 0,
+             "reserve after a dead holder: admitted within the lease");
+    ql_settle(&t, 10);
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "and the lock is free after it");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
+    /* unlocked without being made consistent: unrecoverable, reset */
+    die_holding(s);
+    T_EQ_INT(pthread_mutex_lock(&s->mu), EOWNERDEAD, "(a dead holder)");
+    pthread_mutex_unlock(&s->mu);     /* now unrecoverable */
+    T_EQ_INT(ql_reserve(&db, &l, 10, 0, &t, &v), -2,
+             "an unrecoverable lock is reset; the slot re-syncs first");
+    rc = pthread_mutex_trylock(&s->mu);
+    T_EQ_INT(rc, 0, "and its lock works again");
+    if (rc == 0)
+        pthread_mutex_unlock(&s->mu);
+    db_session_release(&db);
+}
+
+/* What a running sync gives back is not admitted against meanwhile. */
+static void test_releasing(struct config *c)
+{
+    struct ql_limit l = limit_of(10, "grp-releasing");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+
+    db_session_init(&db, c, "unit");
+    /* as sync_locked() leaves it during the round trip */
+    slot_lock(s);
+    s->syncing = 1;
+    s->sync_ms = wall_ms();
+    s->releasing = 80;
+    pthread_mutex_unlock(&s->mu);
+    T_EQ_INT(ql_reserve(&db, &l, 20, 0, &t, &v), 0,
+             "during a sync: the lease not being given back is admitted");
+    T_EQ_INT(available(s), 0, "the part being given back is not available");
+    ql_settle(&t, 0);
+    slot_lock(s);
+    s->syncing = 0;
+    s->releasing = 0;
+    pthread_mutex_unlock(&s->mu);
+    db_session_release(&db);
+}
+
+/* A sync marked by a process that died is taken over at once; a live
+ * one is waited for; one older than every database timeout is lost. */
+static void test_lost_sync(struct config *c)
+{
+    struct ql_limit l = limit_of(11, "grp-lost");
+    struct ql_slot *s = grant(&l, 100);
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+    int64_t t0;
+    pid_t pid;
+    int st = 0;
+
+    db_session_init(&db, c, "unit");
+    if ((pid = fork()) == 0) {        /* dies in the middle of a sync */
+        slot_lock(s);
+        s->syncing = 1;
+        s->sync_ms = wall_ms();
+        s->sync_pid = getpid();
+        pthread_mutex_unlock(&s->mu);
+        _exit(0);
+    }
+    waitpid(pid, &st, 0);
+    slot_lock(s);
+    s->spent = 5;
+    T_EQ_INT(sync_running(s, wall_ms()), 0,
+             "a sync whose process died: not running");
+    T_EQ_INT(s->syncing, 0, "and taken over");
+    s->syncing = 1;
+    s->sync_pid = getpid();
+    s->sync_ms = wall_ms();
+    T_EQ_INT(sync_running(s, wall_ms()), 1, "a live sync: running");
+    T_OK(sync_max_ms() >= 15000 &&
+         sync_max_ms() > c->db_connect_timeout_s * 1000 +
+                         c->db_statement_timeout_ms,
+         "the takeover waits longer than a live sync can take");
+    T_EQ_INT(sync_running(s, wall_ms() + sync_max_ms()), 0,
+             "past every timeout: lost");
+    s->syncing = 1;
+    s->sync_pid = pid;                /* dead */
+    pthread_mutex_unlock(&s->mu);
+    t0 = wall_ms();
+    T_EQ_INT(ql_reserve(&db, &l, 500, 0, &t, &v), -2,
+             "a request past the lease does not wait for a dead sync");
+    T_OK(wall_ms() - t0 < 3000, "(no wait)");
+    s->syncing = 1;
+    s->sync_pid = pid;
+    maintain(&db, s, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    T_EQ_INT(s->syncing, 0, "maintain() takes a dead sync over");
+    T_EQ_INT(s->spent, 5, "and tries to push (database down: kept)");
+    db_session_release(&db);
+}
+
+/* A full table answers QL_FULL (not "the limit is gone"); maintain()
+ * frees idle slots holding nothing, and the balance then finds one. */
+static void test_table_full(struct config *c)
+{
+    struct ql_limit l = limit_of(12, "grp-full");
+    uint64_t tag = balance_tag(l.limit_id, l.subject, l.period_start);
+    struct ql_slot *idle_slot = NULL;
+    struct db_session db;
+    struct ql_take t;
+    struct ql_view v;
+
+    db_session_init(&db, c, "unit");
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        struct ql_slot *s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+
+        if (atomic_load(&s->tag) > TAG_GONE)
+            continue;                 /* a balance of another test */
+        if (!s->mu_ready) {
+            mutex_init_shared(&s->mu);
+            s->mu_ready = 1;
+        }
+        memset(s->subject, 0, sizeof(s->subject));
+        s->limit_id = 1000 + i;
+        s->ps = 1000;
+        s->pe = 4102444800;
+        s->lease = s->inflight = s->spent = 0;
+        s->epoch = ql_epoch();
+        s->expires_ms = 0;
+        s->last_use_ms = s->last_push_ms = wall_ms();
+        s->syncing = s->want_refill = 0;
+        atomic_store(&s->tag, tag + 1 + i);
+        idle_slot = s;
+    }
+    T_EQ_INT(ql_reserve(&db, &l, 1, 1, &t, &v), QL_FULL,
+             "a full table: QL_FULL, fail-open or not");
+    T_EQ_INT(ql_reserve(&db, &l, 1, 0, &t, &v), QL_FULL, "(fail-closed)");
+    idle_slot->last_use_ms = wall_ms() - c->quotas->lease_idle_ms - 1000;
+    maintain(&db, idle_slot, wall_ms(), quota_now_s(), ql_epoch(), 0);
+    T_EQ_INT(atomic_load(&idle_slot->tag), TAG_GONE,
+             "an idle slot holding nothing is freed");
+    T_EQ_INT(ql_reserve(&db, &l, 1, 0, &t, &v), -2,
+             "the balance gets it (then needs the database)");
+    T_OK(slot_get(&l) == idle_slot, "the freed slot");
+    for (uint32_t i = 0; i < QL_PROBES; i++) {
+        struct ql_slot *s = &shm->slot[(tag + i) & (QL_SLOTS - 1)];
+
+        if (s->limit_id >= 1000)
+            atomic_store(&s->tag, TAG_GONE);
+    }
+    db_session_release(&db);
+}
+
 static void test_config(void)
 {
     char err[256] = "";
@@ -200,6 +384,10 @@ int main(void)
     test_leases(c);
     test_peek(c);
     test_processes();
+    test_dead_holder(c);
+    test_releasing(c);
+    test_lost_sync(c);
+    test_table_full(c);
     unlink(path);
     test_config();
     config_free(c);
