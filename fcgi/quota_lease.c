@@ -82,7 +82,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* rc of pthread_mutex_[try]lock or pthread_cond_timedwait on a robust
+/* rc of pthread_mutex_[try]lock on a robust
  * mutex: EOWNERDEAD means its holder died and the caller holds it now,
  * to be made consistent. 0 held; else not held (EBUSY, ENOTRECOVERABLE). */
 static int robust_taken(pthread_mutex_t *m, int rc)
