@@ -1,14 +1,12 @@
 #include "circuit.h"
 
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "shmfile.h"
 
 #define SLOTS 512
 #define WBUCKETS 10                /* the error-rate window's slices */
@@ -56,41 +54,32 @@ static void read_boot_id(char id[40])
     fclose(f);
 }
 
+static int same_boot(const void *p, void *boot)
+{
+    const struct table *t = p;
+
+    return ((char *)boot)[0] != '\0' &&
+           memcmp(t->boot_id, boot, sizeof(t->boot_id)) == 0;
+}
+
+static void set_boot(void *p, void *boot)
+{
+    memcpy(((struct table *)p)->boot_id, boot, 40);
+}
+
 int circuit_init(const char *path)
 {
     char boot[40];
-    struct table *t;
-    int fd;
     void *p;
 
     if (path == NULL)
         return 0;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return 0;
-    /* one process at a time checks the boot id and clears stale state */
-    if (flock(fd, LOCK_EX) < 0 ||
-        ftruncate(fd, sizeof(struct table)) < 0) {   /* zero-filled */
-        close(fd);
-        return 0;
-    }
-    p = mmap(NULL, sizeof(struct table), PROT_READ | PROT_WRITE, MAP_SHARED,
-             fd, 0);
-    if (p == MAP_FAILED) {
-        close(fd);                        /* releases the lock */
-        return 0;
-    }
-    t = p;
     read_boot_id(boot);
-    if (boot[0] == '\0' || memcmp(t->boot_id, boot, sizeof(boot)) != 0) {
-        memset(t->s, 0, sizeof(t->s));    /* times of another boot */
-        memcpy(t->boot_id, boot, sizeof(boot));
-    }
-    /* explicitly: the mapping keeps the open file (and a lock on it)
-     * alive after close() */
-    flock(fd, LOCK_UN);
-    close(fd);
-    tab = t;
+    /* times of another boot are cleared */
+    p = shmfile_map(path, sizeof(struct table), same_boot, set_boot, boot);
+    if (p == NULL)
+        return 0;
+    tab = p;
     return 1;
 }
 

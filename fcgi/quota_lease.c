@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +21,7 @@
 #include "quota.h"
 #include "quotacfg.h"
 #include "ratelimit.h"
+#include "shmfile.h"
 
 #define QL_SLOTS 16384u           /* a power of two; the file is sparse */
 #define QL_PROBES 128u
@@ -108,63 +108,46 @@ static void mutex_init_shared(pthread_mutex_t *m)
     pthread_mutexattr_destroy(&a);
 }
 
-/* First mapper initialises under an flock: a random host id (the lease
- * rows' owner) and the allocation mutex. A file of another layout (an
- * older version's) is emptied first. */
+static int ql_current(const void *p, void *arg)
+{
+    (void)arg;
+    return ((const struct ql_shm *)p)->magic == QL_MAGIC;
+}
+
+/* A new file, or one of another layout (an older version's): a random
+ * host id (the lease rows' owner) and the allocation mutex. */
+static void ql_init(void *p, void *arg)
+{
+    struct ql_shm *m = p;
+    unsigned char r[16];
+    int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+    (void)arg;
+    memset(r, 0, sizeof(r));
+    if (rfd >= 0) {
+        if (read(rfd, r, sizeof(r)) < 0)
+            memset(r, 0, sizeof(r));
+        close(rfd);
+    }
+    for (int i = 0; i < 16; i++)
+        snprintf(m->host + 2 * i, 3, "%02x", r[i]);
+    mutex_init_shared(&m->alloc_mu);
+    atomic_store(&m->epoch, 1);
+    m->magic = QL_MAGIC;
+}
+
 static int map_file(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), rc = 0;
-    uint64_t magic = 0;
-    struct stat st;
-    void *p;
+    void *p = shmfile_map(path, sizeof(struct ql_shm), ql_current, ql_init,
+                          NULL);
 
-    if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
-        goto fail;
-    if (pread(fd, &magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
-        magic != QL_MAGIC) {
-        if (ftruncate(fd, 0) < 0)
-            goto fail;
-        st.st_size = 0;
-    }
-    /* allocated up front: a full disk (or a small tmpfs) fails here, not
-     * with SIGBUS when a page is first touched */
-    if ((size_t)st.st_size < sizeof(struct ql_shm) &&
-        (rc = posix_fallocate(fd, 0, (off_t)sizeof(struct ql_shm))) != 0)
-        goto fail;
-    p = mmap(NULL, sizeof(struct ql_shm), PROT_READ | PROT_WRITE, MAP_SHARED,
-             fd, 0);
-    if (p == MAP_FAILED) {
+    if (p == NULL) {
         log_error(NULL, "quota leases: cannot map %s: %s", path,
                   strerror(errno));
-        close(fd);
         return -1;
     }
     shm = p;
-    if (shm->magic != QL_MAGIC) {
-        unsigned char r[16];
-        int rfd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-        memset(r, 0, sizeof(r));
-        if (rfd >= 0) {
-            if (read(rfd, r, sizeof(r)) < 0)
-                memset(r, 0, sizeof(r));
-            close(rfd);
-        }
-        for (int i = 0; i < 16; i++)
-            snprintf(shm->host + 2 * i, 3, "%02x", r[i]);
-        mutex_init_shared(&shm->alloc_mu);
-        atomic_store(&shm->epoch, 1);
-        shm->magic = QL_MAGIC;
-    }
-    flock(fd, LOCK_UN);
-    close(fd);
     return 0;
-fail:
-    log_error(NULL, "quota leases: cannot open %s: %s", path,
-              strerror(rc ? rc : errno));
-    if (fd >= 0)
-        close(fd);
-    return -1;
 }
 
 int ql_ready(void)

@@ -1,14 +1,12 @@
 #include "ratelimit.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "log.h"
+#include "shmfile.h"
 
 #define RL_SLOTS 65536u           /* a power of two */
 #define RL_PROBES 64u
@@ -28,35 +26,29 @@ struct rl_shm {
 static struct rl_shm *shm;
 static atomic_int full_logged;
 
+static int rl_current(const void *p, void *arg)
+{
+    (void)arg;
+    return atomic_load(&((const struct rl_shm *)p)->magic) == RL_MAGIC;
+}
+
+static void rl_init(void *p, void *arg)
+{
+    (void)arg;                            /* zero-filled slots are valid */
+    atomic_store(&((struct rl_shm *)p)->magic, RL_MAGIC);
+}
+
 int rl_open(const char *path)
 {
-    struct stat st;
-    void *p;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    void *p = shmfile_map(path, sizeof(struct rl_shm), rl_current, rl_init,
+                          NULL);
 
-    if (fd < 0) {
-        log_error(NULL, "ratelimit: cannot open %s: %s", path,
-                  strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 ||
-        ((size_t)st.st_size < sizeof(struct rl_shm) &&
-         ftruncate(fd, (off_t)sizeof(struct rl_shm)) < 0)) {
-        log_error(NULL, "ratelimit: cannot size %s: %s", path,
-                  strerror(errno));
-        close(fd);
-        return -1;
-    }
-    p = mmap(NULL, sizeof(struct rl_shm), PROT_READ | PROT_WRITE,
-             MAP_SHARED, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) {
+    if (p == NULL) {
         log_error(NULL, "ratelimit: cannot map %s: %s", path,
                   strerror(errno));
         return -1;
     }
     shm = p;
-    atomic_store(&shm->magic, RL_MAGIC);  /* zero-filled slots are valid */
     return 0;
 }
 

@@ -3,6 +3,8 @@
  * the internal functions); failover.c's Retry-After (seconds and
  * HTTP-dates). */
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../fcgi/circuit.c"
 #include "../../fcgi/failover.h"

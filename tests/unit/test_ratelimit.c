@@ -1,6 +1,7 @@
 /* ratelimit.c: exact fixed windows shared by processes (fork), settle
  * adjustments, window roll-over; quota_headers.c formatting; the quotas
  * config section. */
+#include <unistd.h>
 #include "../../fcgi/ratelimit.c"
 #include "t.h"
 
